@@ -1,0 +1,66 @@
+/**
+ * One base error for everything replicant reports to a user.
+ *
+ * - `code` is stable (documented in README "Error codes"); tests match on it, never on message text.
+ * - `hint` tells the user what to do next; the CLI prints `error [code]: message` then `hint: …`.
+ * - `cause` keeps the underlying error (socket error, server reply) for `--debug`.
+ * - `exitCode` is what the CLI exits with (2 for every user-facing error; 1 is reserved for
+ *   "ran fine, but differences remain" in verify).
+ */
+export class ReplicantError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(
+    code: string,
+    message: string,
+    opts: { hint?: string; cause?: unknown; exitCode?: number } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ReplicantError';
+    this.code = code;
+    this.hint = opts.hint;
+    this.exitCode = opts.exitCode ?? 2;
+  }
+}
+
+/** Configuration or command-line problem: found before anything connects. */
+export class ConfigError extends ReplicantError {
+  constructor(message: string, hint?: string) {
+    super('ERR_CONFIG', message, hint === undefined ? {} : { hint });
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * A reply error from a Redis server (`-ERR …`, `-MOVED …`, `-NOPERM …`). `prefix` is the first word
+ * (`ERR`, `MOVED`, `BUSYKEY`, …) so classifiers switch on it without parsing text again.
+ */
+export class ServerReplyError extends Error {
+  readonly prefix: string;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerReplyError';
+    const sp = message.indexOf(' ');
+    this.prefix = sp === -1 ? message : message.slice(0, sp);
+  }
+}
+
+/** Render an error for a human on one or two lines (no stack unless debug). */
+export function formatError(err: unknown, debug = false): string {
+  if (err instanceof ReplicantError) {
+    let s = `error [${err.code}]: ${err.message}`;
+    if (err.hint) s += `\nhint: ${err.hint}`;
+    if (debug && err.stack) s += `\n${err.stack}`;
+    if (debug && err.cause)
+      s += `\ncaused by: ${err.cause instanceof Error ? err.cause.stack : String(err.cause)}`;
+    return s;
+  }
+  if (err instanceof Error) {
+    return debug && err.stack
+      ? `error [ERR_INTERNAL]: ${err.stack}`
+      : `error [ERR_INTERNAL]: ${err.message}\nhint: this is a bug in replicant; rerun with --debug and report it`;
+  }
+  return `error [ERR_INTERNAL]: ${String(err)}`;
+}
