@@ -1,0 +1,129 @@
+/**
+ * RDB numbers (docs/protocol.md §2.3–2.4) and the visitor/options of the decoder.
+ * Ours because no kept npm package decodes RDB (`rdb-parser` does not exist on the registry).
+ */
+import type { KeyVisitor, ValueType } from '../records.js';
+
+export const OP = {
+  EOF: 255,
+  SELECTDB: 254,
+  EXPIRETIME: 253,
+  EXPIRETIME_MS: 252,
+  RESIZEDB: 251,
+  AUX: 250,
+  FREQ: 249,
+  IDLE: 248,
+  MODULE_AUX: 247,
+  FUNCTION_PRE_GA: 246,
+  FUNCTION2: 245,
+  SLOT_INFO: 244,
+  /** Redis ≥ 13: KEY_META; Valkey ≥ 80: SLOT_IMPORT. */
+  KEY_META_OR_SLOT_IMPORT: 243,
+  /** Redis Enterprise: RAM_LRU and SLOT_NUM, one length each. */
+  RE_RAM_LRU: 107,
+  RE_SLOT_NUM: 121,
+} as const;
+
+/** Highest RDB version we decode per family (`allowNewerVersions` lifts the check). */
+export const MAX_REDIS_VERSION = 13;
+export const MIN_VALKEY_VERSION = 80;
+export const MAX_VALKEY_VERSION = 80;
+
+/** Logical type of an RDB object type byte, or null when the id is unknown to this family/version. */
+export function rdbTypeToValueType(rdbType: number, family: 'redis' | 'valkey' = 'redis'): ValueType | null {
+  switch (rdbType) {
+    case 0:
+      return 'string';
+    case 1:
+    case 10:
+    case 14:
+    case 18:
+      return 'list';
+    case 2:
+    case 11:
+    case 20:
+      return 'set';
+    case 3:
+    case 5:
+    case 12:
+    case 17:
+      return 'zset';
+    case 4:
+    case 9:
+    case 13:
+    case 16:
+    case 22:
+      return 'hash';
+    case 23:
+    case 24:
+    case 25:
+      return family === 'redis' ? 'hash' : null;
+    case 15:
+    case 19:
+    case 21:
+      return 'stream';
+    case 26:
+      return family === 'redis' ? 'stream' : null;
+    case 6:
+    case 7:
+      return 'module';
+    default:
+      return null;
+  }
+}
+
+export interface SkipInfo {
+  kind: 'type' | 'opcode';
+  id: number;
+  key?: Buffer;
+  rdbVersion: number;
+  reason: string;
+}
+
+/**
+ * What the decoder reports. Everything beyond {@link KeyVisitor} is optional. Calls are synchronous
+ * and in file order. Buffers are views valid only during the call (copy to keep).
+ */
+export interface RdbVisitor extends KeyVisitor {
+  header?(magic: 'REDIS' | 'VALKEY', version: number): void;
+  aux?(key: Buffer, value: Buffer): void;
+  selectDb?(db: number): void;
+  resizeDb?(size: number, expires: number): void;
+  /** Redis 7.4+ cluster SLOT_INFO opcode. */
+  slotInfo?(slot: number, size: number, expiresSize: number): void;
+  /** Valkey 9 SLOT_IMPORT opcode: the migration job and its slot ranges (flat start,end pairs). */
+  slotImport?(jobName: Buffer, ranges: number[]): void;
+  /** MODULE_AUX: the module type name and the bytes after the module id (when, opcodes, EOF). */
+  moduleAux?(moduleName: string, raw: Buffer): void;
+  skipped?(info: SkipInfo): void;
+  end?(info: { crc: 'ok' | 'zero' | 'absent' }): void;
+}
+
+export interface RdbDecoderOptions {
+  /** Flush a ValueChunk after this many elements (default 1024). */
+  maxChunkElements?: number;
+  /** Flush a ValueChunk after this many element bytes (default 1 MiB); also the size of string pieces. */
+  maxChunkBytes?: number;
+  /** Largest blob held whole (compact encodings, LZF strings, elements); default 1 GiB. */
+  maxBlobBytes?: number;
+  /** 'skip' skips unsupported items whose extent is known (and reports them); default 'error'. */
+  onUnsupported?: 'error' | 'skip';
+  /** Try to decode files whose version is newer than the ones we know (unknown types still fail). */
+  allowNewerVersions?: boolean;
+  /** Total input size when known (file size): declared lengths beyond it fail at once. */
+  expectedSize?: number;
+}
+
+/** Module type name from a 64-bit module id: 9 × 6-bit chars then a 10-bit encoding version. */
+const MODULE_CHARSET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+export function decodeModuleId(hi: number, lo: number): { name: string; encver: number } {
+  const id = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const encver = Number(id & 1023n);
+  let rest = id >> 10n;
+  let name = '';
+  for (let i = 0; i < 9; i++) {
+    name = MODULE_CHARSET[Number(rest & 63n)]! + name;
+    rest >>= 6n;
+  }
+  return { name, encver };
+}
