@@ -1,0 +1,93 @@
+/**
+ * The errors a user meets first when pointing replicant at a source: each one a ReplicantError with a
+ * stable code, a one-line message and a hint saying what to do. Built here, in one place, so the link
+ * and the heartbeat word them the same way.
+ */
+import { ReplicantError } from '../errors.js';
+
+export type SourceErrorCode =
+  | 'ERR_SOURCE_CONNECT'
+  | 'ERR_SOURCE_AUTH'
+  | 'ERR_SOURCE_NOPERM'
+  | 'ERR_SOURCE_ABORTED'
+  | 'ERR_SOURCE_LOST'
+  | 'ERR_SOURCE_PROTOCOL'
+  | 'ERR_SOURCE_BUSY';
+
+export class SourceError extends ReplicantError {
+  declare readonly code: SourceErrorCode;
+  constructor(code: SourceErrorCode, message: string, hint: string, cause?: unknown) {
+    super(code, message, cause === undefined ? { hint } : { hint, cause });
+    this.name = 'SourceError';
+  }
+}
+
+export function connectError(addr: string, cause: unknown): SourceError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new SourceError(
+    'ERR_SOURCE_CONNECT',
+    `cannot connect to source ${addr}: ${why}`,
+    'check the source host and port, that redis-server is running, and that no firewall or bind/protected-mode setting blocks this machine',
+    cause,
+  );
+}
+
+export function authError(addr: string, reply: string, user: string | undefined): SourceError {
+  const missing = /NOAUTH/.test(reply);
+  return new SourceError(
+    'ERR_SOURCE_AUTH',
+    missing
+      ? `source ${addr} requires authentication`
+      : `source ${addr} refused the credentials${user ? ` for user '${user}'` : ''}: ${reply}`,
+    missing
+      ? 'pass --source-password (and --source-user for an ACL user)'
+      : 'check --source-user / --source-password (the password of the default user unless a user is given)',
+  );
+}
+
+export function nopermError(addr: string, reply: string, user: string | undefined): SourceError {
+  const who = user ?? 'default';
+  return new SourceError(
+    'ERR_SOURCE_NOPERM',
+    `user '${who}' on source ${addr} may not replicate: ${reply}`,
+    `on the source run: ACL SETUSER ${who} +psync +sync +replconf +ping — or, for sources that deny PSYNC (managed services), use the SCAN-based mode`,
+  );
+}
+
+export function abortedError(addr: string, reply: string): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_ABORTED',
+    `source ${addr} aborted the full sync instead of sending the snapshot: ${reply}`,
+    "look at the source's log (BGSAVE failure: disk full, fork refused, memory) and retry",
+  );
+}
+
+export function lostError(addr: string, during: string, cause?: unknown): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_LOST',
+    `connection to source ${addr} lost during ${during}`,
+    'the source closed the link (restart, network, or client-output-buffer-limit replica exceeded — see its log); rerun to resume',
+    cause,
+  );
+}
+
+export function protocolError(addr: string, what: string): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_PROTOCOL',
+    `source ${addr} sent something a Redis master does not: ${what}`,
+    'make sure the address is a Redis/Valkey server (not a proxy that does not support replication)',
+  );
+}
+
+export function busyError(addr: string, reply: string, attempts: number): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_BUSY',
+    `source ${addr} kept answering '${reply}' after ${attempts} attempts`,
+    'the source is loading its dataset or has no link to its own master; wait until it is ready and rerun',
+  );
+}
+
+/** Replies after which a real replica retries later rather than giving up. */
+export function isTransient(reply: string): boolean {
+  return /^-(LOADING|NOMASTERLINK|MASTERDOWN|BUSY|TRYAGAIN)\b/.test(reply);
+}
