@@ -28,6 +28,8 @@ const STATE_NAMES: Record<number, string> = {
 export class RdbDecoder extends ValueDecoder {
   private failed: unknown = null;
   private trailing = 0;
+  /** Offset just after the checksum (the RDB's length) once done. */
+  private endAt = 0;
   private crcResult: 'ok' | 'zero' | 'absent' | null = null;
 
   constructor(visitor: RdbVisitor, opts: RdbDecoderOptions = {}) {
@@ -36,11 +38,11 @@ export class RdbDecoder extends ValueDecoder {
 
   /** Bytes of the input consumed by completed parsing steps (absolute offset of the next byte). */
   get position(): number {
-    return this.abs;
+    return this.state === S.DONE ? this.endAt : this.abs;
   }
 
   get bytesConsumed(): number {
-    return this.abs;
+    return this.position;
   }
 
   /** Bytes received after the EOF opcode and checksum (ignored; e.g. rdbtools' appended digest). */
@@ -92,6 +94,7 @@ export class RdbDecoder extends ValueDecoder {
       this.pos = this.stepStart;
     }
     if (this.state === S.DONE) {
+      this.endAt = this.abs;
       this.trailing += this.buf.length - this.pos;
       this.pos = this.buf.length;
     }
