@@ -100,7 +100,7 @@ export class RdbDecoder extends ValueDecoder {
     }
     // Views handed to the visitor must not outlive this call (the caller may reuse its chunk).
     this.flushPending();
-    this.flushCrc();
+    this.detachTail();
   }
 
   end(): void {

@@ -70,7 +70,7 @@ export class RdbReader {
     const need = this.needAbs - this.abs;
     if (have < need) {
       // Still short of what the step needs: keep the chunk aside, join everything once when complete.
-      this.pending.push(chunk);
+      this.pending.push(Buffer.from(chunk)); // copied: the caller may reuse its chunk after write()
       this.pendingBytes += chunk.length;
       return false;
     }
@@ -83,6 +83,19 @@ export class RdbReader {
     this.pending = [];
     this.pendingBytes = 0;
     return true;
+  }
+
+  /**
+   * End of a write(): the unparsed tail is still a view into the caller's chunk, which the caller
+   * may reuse; keep a private copy (usually a few bytes: one partial element header).
+   */
+  protected detachTail(): void {
+    this.flushCrc();
+    const tail = this.buf.length - this.pos;
+    this.base += this.pos;
+    this.buf = tail === 0 ? EMPTY : Buffer.from(this.buf.subarray(this.pos));
+    this.pos = 0;
+    this.crcMark = 0;
   }
 
   /** Bytes received but not yet parsed. */

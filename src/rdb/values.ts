@@ -190,7 +190,7 @@ export abstract class ValueDecoder extends RdbReader {
       this.flushElements();
       this.flushRaw();
     }
-    this.rawMark = this.pos;
+    this.rawMark = 0; // detachTail() rebases the buffer so the unparsed tail starts at 0
   }
 
   protected override feed(chunk: Buffer): boolean {
