@@ -6,10 +6,14 @@
 import type net from 'node:net';
 import { SourceError, authError, isTransient, nopermError, protocolError } from './errors.js';
 
-/** Where to resume: the replid and the offset of the last byte applied (PSYNC asks for offset + 1). */
+/**
+ * Where to resume: the replid and the offset of the last byte applied (PSYNC asks for offset + 1),
+ * and the db the stream was in there (after +CONTINUE no SELECT is re-sent).
+ */
 export interface ResumePoint {
   replid: string;
   offset: number;
+  db?: number;
 }
 
 export interface HandshakeOptions {

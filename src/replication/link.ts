@@ -144,6 +144,11 @@ export class ReplicaLink {
     this.closing = true;
     if (this.ackTimer) clearInterval(this.ackTimer);
     this.ackTimer = null;
+    if (this.mode === 'lines') {
+      // Still in the handshake: make start() fail instead of waiting for a reply that won't come.
+      this.lines.fail(new Error('link closed during the handshake'));
+      this.dropSocket();
+    }
     const sock = this.sock;
     if (sock && !sock.destroyed) {
       if (this.phase === 'stream') this.sendAck();

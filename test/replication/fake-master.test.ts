@@ -105,6 +105,29 @@ describe('disk transfer ($len)', () => {
   });
 });
 
+describe('partial resync', () => {
+  it.each([
+    ['+CONTINUE <new replid>', `+CONTINUE ${'b'.repeat(40)}`, 'b'.repeat(40)],
+    ['bare +CONTINUE (pre-psync2)', '+CONTINUE', REPLID],
+  ])('%s: PSYNC replid offset+1, the backlog follows at once', async (_n, reply, replid) => {
+    let psync: string[] = [];
+    const m = await master(async (c) => {
+      psync = await acceptHandshake(c);
+      await c.send(`${reply}\r\n`);
+      await c.send(set('r', '1'));
+    });
+    const l = link(m, { resume: { replid: REPLID, offset: 5000, db: 2 } });
+    expect(await l.start()).toEqual({ mode: 'continue', replid, offset: 5000 });
+    expect(psync).toEqual(['PSYNC', REPLID, '5001']);
+    const d = await drainUntil(l, newDrained(), (x) => x.stream.length > 0);
+    expect(d.rdb).toEqual([]);
+    expect(d.rdbEnded).toBe(false);
+    expect(Buffer.concat(d.stream).equals(set('r', '1'))).toBe(true);
+    expect(l.receivedOffset).toBe(5000 + set('r', '1').length);
+    expect(l.ackedOffset).toBe(5000);
+  });
+});
+
 describe('source answers', () => {
   it('-LOADING, then success on a later connection', async () => {
     const m = await master(async (c, i) => {
@@ -217,5 +240,18 @@ describe('source answers', () => {
     l.setAckedOffset(190);
     await waitFor(() => acks.length === 2);
     expect(acks).toEqual([150, 190]);
+  });
+
+  it('close() sends a final ACK with the acked offset', async () => {
+    const acks: number[] = [];
+    const l = link(await ackingMaster(acks), { ackIntervalMs: 600_000 });
+    await l.start();
+    await drainUntil(l, newDrained(), (x) => x.rdbEnded);
+    l.setAckedOffset(321);
+    expect(acks).toEqual([]);
+    await l.close();
+    await waitFor(() => acks.length === 1);
+    expect(acks).toEqual([321]);
+    expect(l.phase).toBe('closed');
   });
 });
