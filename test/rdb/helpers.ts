@@ -238,7 +238,10 @@ export class ModelVisitor implements RdbVisitor {
             for (let i = 0; i < c.ids.length; i++) {
               v.entries.push({ id: c.ids[i]!, fields: c.fields[i]!.map((b) => Buffer.from(b)) });
             }
-          } else v.chunks.push(structuredClone(c));
+          } else
+            v.chunks.push(
+              'name' in c ? { ...structuredClone(c), name: Buffer.from(c.name) } : structuredClone(c),
+            );
         }
     }
   }
