@@ -10,6 +10,15 @@ import { corrupt } from './errors.js';
 /** Decimal text of small integers, made once: most compact-encoded ints are small counters/ids. */
 const SMALL_INTS: (Buffer | undefined)[] = new Array(10000);
 
+/**
+ * Other integers are written as digits into a shared slab and handed out as views: one small view
+ * instead of a string plus a pooled Buffer per integer. A full slab is simply replaced (views keep
+ * the old one alive as long as a consumer holds them).
+ */
+const SLAB_SIZE = 64 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_SIZE);
+let slabPos = 0;
+
 /** The decimal text of an integer element as a Buffer (what `GET`/`LRANGE` would return). */
 export function intToBuffer(n: number): Buffer {
   if (n >= 0 && n < 10000) {
@@ -17,7 +26,40 @@ export function intToBuffer(n: number): Buffer {
     if (b === undefined) b = SMALL_INTS[n] = Buffer.from(String(n), 'latin1');
     return b;
   }
-  return Buffer.from(String(n), 'latin1');
+  if (slabPos + 24 > SLAB_SIZE) {
+    slab = Buffer.allocUnsafe(SLAB_SIZE);
+    slabPos = 0;
+  }
+  if (!Number.isSafeInteger(n)) {
+    const len = slab.write(String(n), slabPos, 'latin1');
+    slabPos += len;
+    return slab.subarray(slabPos - len, slabPos);
+  }
+  const start = slabPos;
+  let v = n;
+  if (v < 0) {
+    slab[slabPos++] = 45; // '-'
+    v = -v;
+  }
+  let digits = 1;
+  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  let p = slabPos + digits;
+  slabPos = p;
+  // int32 arithmetic when it fits (V8 divides doubles much more slowly).
+  if (v <= 0x7fffffff) {
+    let x = v | 0;
+    do {
+      const q = (x / 10) | 0;
+      slab[--p] = 48 + x - q * 10;
+      x = q;
+    } while (x > 0);
+  } else {
+    do {
+      slab[--p] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+  }
+  return slab.subarray(start, slabPos);
 }
 
 /** Shared element fields of every cursor. */

@@ -240,6 +240,30 @@ export class RdbReader {
     return this.bytes(n, what);
   }
 
+  /** Step over an RDB string without producing it (raw-only mode: no view, no LZF decompression). */
+  protected skipStr(what: string): void {
+    const at = this.pos;
+    const b = this.u8();
+    let n: number;
+    if (b >= 0xc0) {
+      if (b === 0xc0) n = 1;
+      else if (b === 0xc1) n = 2;
+      else if (b === 0xc2) n = 4;
+      else if (b === 0xc3) {
+        n = this.len(`${what} (LZF compressed length)`);
+        this.len(`${what} (LZF length)`);
+      } else throw corrupt(this.base + at, `unknown string encoding 0x${b.toString(16)} for ${what}`);
+    } else {
+      this.pos = at;
+      n = this.len(what);
+    }
+    if (this.pos + n > this.buf.length) {
+      this.checkSize(n, what);
+      this.short(this.pos, n);
+    }
+    this.pos += n;
+  }
+
   protected lzfString(what: string): Buffer {
     const clen = this.len(`${what} (LZF compressed length)`);
     const ulen = this.len(`${what} (LZF length)`);
@@ -247,8 +271,13 @@ export class RdbReader {
     if (ulen > this.maxBlobBytes || ulen > clen * LZF_MAX_RATIO + 64 || clen === 0) {
       throw corrupt(start, `LZF ${what}: ${clen} compressed bytes cannot hold ${ulen} bytes`);
     }
-    const src = this.bytes(clen, what);
-    return lzfDecompress(src, ulen, start);
+    if (this.pos + clen > this.buf.length) {
+      this.checkSize(clen, what);
+      this.short(this.pos, clen);
+    }
+    const at = this.pos;
+    this.pos += clen;
+    return lzfDecompress(this.buf, ulen, start, at, at + clen);
   }
 
   /** Legacy text double (type 3 scores): length byte, 253 NaN, 254 +inf, 255 -inf, else `%.17g` text. */
@@ -274,7 +303,8 @@ function isNanText(b: Buffer): boolean {
 export function parseScore(b: Buffer): number {
   const s = b.toString('latin1', 0, b.length);
   const v = Number(s);
-  if (!Number.isNaN(v) && s.length > 0 && s.trim() === s) return v;
+  // Number() accepts surrounding blanks and "": Redis never writes those, so they stay NaN.
+  if (!Number.isNaN(v) && s.length > 0 && s.charCodeAt(0) > 32 && s.charCodeAt(s.length - 1) > 32) return v;
   const l = s.toLowerCase();
   if (l === 'inf' || l === '+inf' || l === 'infinity' || l === '+infinity') return Number.POSITIVE_INFINITY;
   if (l === '-inf' || l === '-infinity') return Number.NEGATIVE_INFINITY;

@@ -110,6 +110,11 @@ export interface RdbDecoderOptions {
   onUnsupported?: 'error' | 'skip';
   /** Try to decode files whose version is newer than the ones we know (unknown types still fail). */
   allowNewerVersions?: boolean;
+  /**
+   * false = raw-only: walk each value just enough to find its extent and deliver `keyRaw` (what a
+   * RESTORE needs), with no `keyElements` and no decoding of compact blobs or LZF. Default true.
+   */
+  decodeValues?: boolean;
   /** Total input size when known (file size): declared lengths beyond it fail at once. */
   expectedSize?: number;
 }

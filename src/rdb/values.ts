@@ -53,6 +53,9 @@ const MOD_AUX = 1;
 const MOD_KEYMETA = 2;
 
 const TWO32 = 4294967296;
+const EMPTY = Buffer.alloc(0);
+/** Types whose whole value is one compact blob (skipped unread in raw-only mode). */
+const BLOB_TYPES = new Set([9, 10, 11, 12, 13, 16, 17, 20, 23]);
 
 type Id = number | bigint;
 
@@ -80,6 +83,8 @@ export abstract class ValueDecoder extends RdbReader {
   protected readonly opts: Required<Pick<RdbDecoderOptions, 'onUnsupported'>> & RdbDecoderOptions;
   private readonly maxEl: number;
   private readonly maxBytes: number;
+  /** Raw-only mode (opts.decodeValues false): find each value's extent, deliver keyRaw, decode nothing. */
+  private readonly skip: boolean;
 
   protected state: number = S.HEADER;
   protected version = 0;
@@ -145,6 +150,18 @@ export abstract class ValueDecoder extends RdbReader {
     this.opts = { ...opts, onUnsupported: opts.onUnsupported ?? 'error' };
     this.maxEl = Math.max(1, opts.maxChunkElements ?? 1024);
     this.maxBytes = Math.max(1, opts.maxChunkBytes ?? 1024 * 1024);
+    this.skip = opts.decodeValues === false;
+  }
+
+  /** An element string, or nothing in raw-only mode. */
+  private el(what: string): Buffer {
+    if (!this.skip) return this.str(what);
+    this.skipStr(what);
+    return EMPTY;
+  }
+
+  private emit(c: ValueChunk): void {
+    if (!this.skip) this.visitor.keyElements(c);
   }
 
   protected abstract step(): boolean;
@@ -211,11 +228,13 @@ export abstract class ValueDecoder extends RdbReader {
   }
 
   private addItem(b: Buffer): void {
+    if (this.skip) return;
     this.items.push(b);
     this.bump(b.length);
   }
 
   private addPair(f: Buffer, v: Buffer, ttl: number | null): void {
+    if (this.skip) return;
     this.items.push(f);
     this.items2.push(v);
     if (this.hasTtl) this.ttls.push(ttl);
@@ -223,6 +242,7 @@ export abstract class ValueDecoder extends RdbReader {
   }
 
   private addScored(m: Buffer, score: number): void {
+    if (this.skip) return;
     this.items.push(m);
     this.nums.push(score);
     this.bump(m.length + 8);
@@ -307,48 +327,52 @@ export abstract class ValueDecoder extends RdbReader {
         const n = Math.min(avail, this.remaining, this.maxBytes);
         const piece = this.buf.subarray(this.pos, this.pos + n);
         this.pos += n;
-        this.visitor.keyElements({ kind: 'string', data: piece });
+        this.emit({ kind: 'string', data: piece });
         if ((this.remaining -= n) === 0) this.finishKey();
         return true;
       }
       case S.LIST: {
-        const s = this.str('element');
+        const s = this.el('element');
         this.addItem(s);
         return this.countDown();
       }
       case S.ZSET: {
-        const m = this.str('zset member');
+        const m = this.el('zset member');
         const score = this.legacyDouble();
         this.addScored(m, score);
         return this.countDown();
       }
       case S.ZSET2: {
-        const m = this.str('zset member');
+        const m = this.el('zset member');
         const score = this.f64le();
         this.addScored(m, score);
         return this.countDown();
       }
       case S.HASH: {
-        const f = this.str('hash field');
-        const v = this.str('hash value');
+        const f = this.el('hash field');
+        const v = this.el('hash value');
         this.addPair(f, v, null);
         return this.countDown();
       }
       case S.HASH_TTL: {
         const ttl = this.len('hash field TTL');
-        const f = this.str('hash field');
-        const v = this.str('hash value');
+        const f = this.el('hash field');
+        const v = this.el('hash value');
         this.addPair(f, v, ttl === 0 ? null : this.ttlGa ? ttl + this.minExpire - 1 : ttl);
         return this.countDown();
       }
       case S.HASH2: {
-        const f = this.str('hash field');
-        const v = this.str('hash value');
+        const f = this.el('hash field');
+        const v = this.el('hash value');
         const e = this.i64le();
         this.addPair(f, v, e === -1 ? null : e);
         return this.countDown();
       }
       case S.QL: {
+        if (this.skip) {
+          this.skipStr('quicklist node');
+          return this.countDown();
+        }
         const at = this.abs;
         const blob = this.str('quicklist node');
         this.zl.reset(blob, at);
@@ -357,6 +381,10 @@ export abstract class ValueDecoder extends RdbReader {
       }
       case S.QL2: {
         const container = this.count('quicklist node container');
+        if (this.skip) {
+          this.skipStr('quicklist node');
+          return this.countDown();
+        }
         const at = this.abs;
         const blob = this.str('quicklist node');
         if (container === 1) this.addItem(blob);
@@ -395,15 +423,26 @@ export abstract class ValueDecoder extends RdbReader {
 
   private stepValueStart(): boolean {
     const t = this.rdbType;
+    if (this.skip && (BLOB_TYPES.has(t) || t === 25)) {
+      if (t === 25) this.i64le();
+      this.skipStr('value');
+      this.finishKey();
+      return true;
+    }
     switch (t) {
       case 0: {
         const at = this.pos;
         const first = this.u8();
         this.pos = at;
         let s: Buffer;
+        if (first >= 0xc0 && this.skip) {
+          this.skipStr('string value');
+          this.finishKey();
+          return true;
+        }
         if (first < 0xc0) {
           const n = this.len('string length');
-          if (n > this.maxBytes) {
+          if (n > this.maxBytes || this.skip) {
             if (this.abs + n > this.expectedSize)
               throw corrupt(this.abs, `string of ${n} bytes runs past the end`);
             // Big plain string: stream it out in pieces instead of holding it whole.
@@ -413,7 +452,7 @@ export abstract class ValueDecoder extends RdbReader {
           }
           s = this.bytes(n, 'string value');
         } else s = this.str('string value');
-        if (s.length > 0) this.visitor.keyElements({ kind: 'string', data: s });
+        if (s.length > 0) this.emit({ kind: 'string', data: s });
         this.finishKey();
         return true;
       }
@@ -537,6 +576,12 @@ export abstract class ValueDecoder extends RdbReader {
   private stepStream(): boolean {
     switch (this.state) {
       case S.ST_NODES: {
+        if (this.skip) {
+          this.skipStr('stream node master ID');
+          this.skipStr('stream node listpack');
+          if (--this.remaining <= 0) this.state = S.ST_META;
+          return true;
+        }
         const mAt = this.abs;
         const master = this.str('stream node master ID');
         const { at, blob } = this.blob('stream node listpack');
@@ -559,7 +604,7 @@ export abstract class ValueDecoder extends RdbReader {
         }
         const groupCount = this.count('stream group count');
         this.flushElements();
-        this.visitor.keyElements({
+        this.emit({
           kind: 'stream-meta',
           length,
           lastId,
@@ -604,7 +649,7 @@ export abstract class ValueDecoder extends RdbReader {
       case S.ST_NCONS: {
         const n = this.count('consumer count');
         const g = this.group!;
-        this.visitor.keyElements({
+        this.emit({
           kind: 'stream-group',
           name: g.name,
           lastId: g.lastId,
@@ -614,7 +659,7 @@ export abstract class ValueDecoder extends RdbReader {
         });
         // The group record needs the consumer count, stored after the PEL: the PEL waited until now.
         for (let i = 0; i < this.pelIds.length; i += this.maxEl) {
-          this.visitor.keyElements({
+          this.emit({
             kind: 'stream-pel',
             ids: this.pelIds.slice(i, i + this.maxEl),
             deliveryTimeMs: this.pelTimes.slice(i, i + this.maxEl),
@@ -654,7 +699,7 @@ export abstract class ValueDecoder extends RdbReader {
 
   private endConsumer(): void {
     const c = this.cons!;
-    this.visitor.keyElements({
+    this.emit({
       kind: 'stream-consumer',
       name: c.name,
       seenTimeMs: c.seenTimeMs,

@@ -204,6 +204,26 @@ describe.skipIf(!HAVE_FIXTURES)('RDB fixture corpus', () => {
     });
   }
 
+  it('raw-only mode (decodeValues: false) finds the same keys and raw bodies, with no elements', () => {
+    for (const file of rdbFiles) {
+      if (EXPECTED_FAIL[rel(file)]) continue;
+      const buf = readFileSync(file);
+      const { model } = decodeFile(buf);
+      const raw = new ModelVisitor();
+      let elements = 0;
+      const orig = raw.keyElements.bind(raw);
+      raw.keyElements = (c) => {
+        elements++;
+        orig(c);
+      };
+      const d = new RdbDecoder(raw, { decodeValues: false });
+      d.write(buf);
+      d.end();
+      expect(elements).toBe(0);
+      expect(raw.order.map((k) => [k.meta, k.raw])).toEqual(model.order.map((k) => [k.meta, k.raw]));
+    }
+  });
+
   it('decodes the RDB preamble of an AOF and stops at its EOF', () => {
     const buf = readFileSync(path.join(FIXTURES, 'aof/redis/rdb-preamble.aof'));
     const { model, d } = decodeFile(buf);

@@ -63,7 +63,8 @@ const sink = {
 const OPTS = { maxBlobBytes: 1 << 20, maxChunkElements: 64 };
 
 function decodeFile(buf: Buffer, r: () => number): string {
-  const d = new RdbDecoder(sink, r() < 0.5 ? { ...OPTS, expectedSize: buf.length } : OPTS);
+  const opts = { ...OPTS, decodeValues: r() < 0.8 };
+  const d = new RdbDecoder(sink, r() < 0.5 ? { ...opts, expectedSize: buf.length } : opts);
   if (r() < 0.8) d.write(buf);
   else {
     const cut = Math.floor(r() * buf.length);
