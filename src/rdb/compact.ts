@@ -42,7 +42,7 @@ export function intToBuffer(n: number): Buffer {
     v = -v;
   }
   let digits = 1;
-  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  for (let t = 10; t <= v; t *= 10) digits++; // multiplications: no slow double division
   let p = slabPos + digits;
   slabPos = p;
   // int32 arithmetic when it fits (V8 divides doubles much more slowly).

@@ -539,7 +539,57 @@ describe('opcodes and metadata', () => {
   });
 });
 
+describe('streams', () => {
+  it('stream IDs beyond 2^53 stay exact (master ID + deltas, 64-bit lengths)', () => {
+    const ms = 2n ** 64n - 10n;
+    const master = Buffer.alloc(16);
+    master.writeBigUInt64BE(ms, 0);
+    master.writeBigUInt64BE(2n ** 60n, 8);
+    const lp = listpack([
+      B([1]), // count
+      B([0]), // deleted
+      B([1]), // master field count
+      B([0x81], 'f'),
+      B([0]), // master entry terminator
+      B([2]), // flags: SAMEFIELDS
+      B([3]), // ms delta
+      B([1]), // seq delta
+      B([0x81], 'v'),
+      B([4]), // lp-count
+    ]);
+    const f = rdb('REDIS0009', [
+      B(
+        [15],
+        str('s'),
+        len(1),
+        str(master),
+        str(lp),
+        len(1),
+        len(ms + 3n, 64),
+        len(2n ** 60n + 1n, 64),
+        len(0),
+      ),
+    ]);
+    const v = only(decode(f)).value;
+    if (v.type !== 'stream') throw new Error('stream expected');
+    const id = `${ms + 3n}-${2n ** 60n + 1n}`;
+    expect(v.entries.map((e) => [e.id, texts(e.fields)])).toEqual([[id, ['f', 'v']]]);
+    expect(v.chunks[0]).toMatchObject({
+      kind: 'stream-meta',
+      length: 1,
+      lastId: id,
+      firstId: null,
+      groupCount: 0,
+    });
+  });
+});
+
 describe('file-level errors', () => {
+  it('onUnsupported skip still fails on a type whose extent is unknown', () => {
+    const e = errOf(() => decode(rdb('REDIS0011', [B([40], str('k'))]), { onUnsupported: 'skip' }));
+    expect(e.code).toBe('ERR_RDB_UNSUPPORTED');
+    expect(e.message).toMatch(/cannot be skipped safely/);
+  });
   it('bad magic and unknown versions are ERR_RDB_VERSION', () => {
     expect(errOf(() => decode(Buffer.from('RADIS0009\xff'))).code).toBe('ERR_RDB_VERSION');
     expect(errOf(() => decode(Buffer.from('REDIS00x9\xff'))).code).toBe('ERR_RDB_VERSION');
