@@ -1,0 +1,259 @@
+/**
+ * Command line (+ environment) → one frozen {@link Config}. Validation runs once, here, and collects
+ * every problem before failing (fastify style): a user fixes the whole command line in one go.
+ *
+ * `node:util` parseArgs is run non-strict with tokens so that an unknown flag is a collected problem
+ * (with a "use --x instead" suggestion) instead of an exception that hides the rest.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import {
+  COMMANDS,
+  type CommandName,
+  type ConflictMode,
+  FLAGS,
+  type FlagSpec,
+  flagApplies,
+  type LogLevel,
+  RENAMED,
+} from './schema.js';
+import {
+  type Checked,
+  checkConflict,
+  checkLogLevel,
+  checkUrl,
+  nearest,
+  parseDbMap,
+  parseDbs,
+  parsePort,
+  parseSize,
+} from './values.js';
+
+export interface Config {
+  readonly command: CommandName;
+  /** Positional arguments after the command (rdb-inspect FILE). */
+  readonly args: readonly string[];
+  readonly source: string | null;
+  readonly sourceUser: string | null;
+  readonly sourcePassword: string | null;
+  readonly target: string | null;
+  readonly targetUser: string | null;
+  readonly targetPassword: string | null;
+  readonly rdb: string | null;
+  readonly json: boolean;
+  /** Selected source DBs (sorted), or null for all. */
+  readonly dbs: readonly number[] | null;
+  /** Source DB → target DB pairs, or null for identity. */
+  readonly dbMap: readonly (readonly [number, number])[] | null;
+  readonly match: string | null;
+  readonly onConflict: ConflictMode;
+  readonly bigKeyBytes: number;
+  readonly noRestore: boolean;
+  readonly skipUnsupported: boolean;
+  readonly skipFunctions: boolean;
+  readonly heartbeatKey: string;
+  readonly statusPort: number | null;
+  readonly statusHost: string;
+  readonly stateDir: string | null;
+  readonly logLevel: LogLevel;
+  readonly jsonLogs: boolean;
+  readonly noProgress: boolean;
+  readonly debug: boolean;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+/** A ConfigError that also lists each problem separately (tests and --json callers read `problems`). */
+export class ConfigProblems extends ConfigError {
+  readonly problems: readonly string[];
+  constructor(problems: string[], hint: string) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} problems: ${problems.join('; ')}`, hint);
+    this.problems = Object.freeze(problems);
+  }
+}
+
+const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
+
+const PARSE_OPTIONS = Object.fromEntries(
+  FLAGS.map((f) => [f.name, f.short ? { type: toArgType(f), short: f.short } : { type: toArgType(f) }]),
+) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+function toArgType(f: FlagSpec): 'string' | 'boolean' {
+  return f.kind === 'boolean' ? 'boolean' : 'string';
+}
+
+function convert(spec: FlagSpec, text: string): Checked<unknown> {
+  switch (spec.kind) {
+    case 'url':
+      return checkUrl(text);
+    case 'port':
+      return parsePort(text);
+    case 'size':
+      return parseSize(text);
+    case 'dbs':
+      return parseDbs(text);
+    case 'db-map':
+      return parseDbMap(text);
+    case 'log-level':
+      return checkLogLevel(text);
+    case 'conflict':
+      return checkConflict(text);
+    case 'boolean':
+      return /^(1|true|yes|on)$/i.test(text)
+        ? { ok: true, value: true }
+        : /^(0|false|no|off|)$/i.test(text)
+          ? { ok: true, value: false }
+          : { ok: false, problem: `'${text}' is not a boolean (true/false)` };
+    default:
+      return text === '' ? { ok: false, problem: 'is empty' } : { ok: true, value: text };
+  }
+}
+
+/**
+ * Parse a command line. Throws {@link ConfigProblems} (exit code 2) listing every problem; otherwise
+ * returns a frozen Config. `env` defaults to process.env (tests pass their own).
+ */
+export function parseConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): Config {
+  const problems: string[] = [];
+  let command: CommandName = 'sync';
+  let rest = argv;
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-')) {
+    if ((COMMANDS as readonly string[]).includes(first)) {
+      command = first as CommandName;
+      rest = argv.slice(1);
+    } else {
+      const near = nearest(first, COMMANDS);
+      throw new ConfigProblems(
+        [`unknown command '${first}'${near ? ` (use ${near} instead)` : ''}`],
+        `commands: ${COMMANDS.join(', ')}; run \`replicant --help\``,
+      );
+    }
+  }
+
+  const { tokens } = parseArgs({
+    args: [...rest],
+    options: PARSE_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+
+  const raw = new Map<string, string | true>();
+  const args: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      args.push(t.value);
+      continue;
+    }
+    if (t.kind === 'option-terminator') continue;
+    // parseArgs reports a known short flag under its long name.
+    const spec = BY_NAME.get(t.name);
+    if (spec === undefined) {
+      problems.push(unknownFlag(t.rawName, t.name));
+      continue;
+    }
+    if (!flagApplies(spec, command)) {
+      problems.push(`--${spec.name} does not apply to '${command}'${wrongCommandHint(spec, command)}`);
+      continue;
+    }
+    if (raw.has(spec.name)) {
+      problems.push(`--${spec.name} is given more than once`);
+      continue;
+    }
+    if (spec.kind === 'boolean') {
+      raw.set(spec.name, t.value === undefined ? true : t.value);
+    } else if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))) {
+      problems.push(
+        `--${spec.name} needs a value${spec.arg ? ` (${spec.arg})` : ''}${t.value ? `, got the flag ${t.value}` : ''}`,
+      );
+    } else {
+      raw.set(spec.name, t.value);
+    }
+  }
+
+  const out: Record<string, unknown> = { command, args };
+  for (const spec of FLAGS) {
+    let given = raw.get(spec.name);
+    let from = `--${spec.name}`;
+    if (given === undefined && spec.env && env[spec.env] !== undefined && flagApplies(spec, command)) {
+      given = env[spec.env]!;
+      from = `$${spec.env}`;
+    }
+    if (given === undefined) {
+      out[spec.key] = spec.default ?? null;
+      continue;
+    }
+    if (given === true) {
+      out[spec.key] = true;
+      continue;
+    }
+    const r = convert(spec, given);
+    if (r.ok) out[spec.key] = Array.isArray(r.value) ? Object.freeze(r.value) : r.value;
+    else {
+      out[spec.key] = spec.default ?? null;
+      problems.push(`${from}: ${spec.secret ? 'invalid value' : r.problem}`);
+    }
+  }
+
+  if (!out.help && !out.version) requireFor(command, out, args, problems);
+  Object.freeze(args);
+  if (problems.length > 0) {
+    throw new ConfigProblems(
+      problems,
+      `run \`replicant ${command === 'sync' ? '' : `${command} `}--help\` for the flags`,
+    );
+  }
+  return Object.freeze(out) as unknown as Config;
+}
+
+function unknownFlag(rawName: string, name: string): string {
+  const renamed = RENAMED[name];
+  if (renamed) return `unknown flag ${rawName} (use ${renamed} instead)`;
+  const near = nearest(name, BY_NAME.keys());
+  return `unknown flag ${rawName}${near ? ` (use --${near} instead)` : ''}`;
+}
+
+function wrongCommandHint(spec: FlagSpec, command: CommandName): string {
+  if (spec.name === 'json' && command !== 'rdb-inspect') return ' (use --json-logs for JSON logs)';
+  if (spec.commands === 'all') return '';
+  return ` (it is a flag of ${spec.commands.join(', ')})`;
+}
+
+/** What each command cannot run without; positional arguments are checked here too. */
+function requireFor(
+  command: CommandName,
+  c: Record<string, unknown>,
+  args: string[],
+  problems: string[],
+): void {
+  const need = (key: string, flag: string, why: string) => {
+    if (c[key] === null || c[key] === undefined) problems.push(`${flag} is required ${why}`);
+  };
+  const noArgs = () => {
+    if (args.length > 0) problems.push(`unexpected argument '${args[0]}'`);
+  };
+  switch (command) {
+    case 'sync':
+    case 'precheck':
+    case 'verify':
+      need('source', '--source URL', `for ${command === 'sync' ? 'a live sync' : command}`);
+      need('target', '--target URL', `for ${command === 'sync' ? 'a live sync' : command}`);
+      noArgs();
+      break;
+    case 'restore':
+      if (c.rdb === null && args.length === 1) c.rdb = args.shift();
+      need('rdb', '--rdb FILE', 'for restore');
+      need('target', '--target URL', 'for restore');
+      noArgs();
+      break;
+    case 'rdb-inspect':
+      if (args.length === 0) problems.push('rdb-inspect needs a FILE argument');
+      else if (args.length > 1)
+        problems.push(`unexpected argument '${args[1]}' (rdb-inspect takes one FILE)`);
+      break;
+  }
+}

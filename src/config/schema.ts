@@ -1,0 +1,323 @@
+/**
+ * The one flag schema for every command. Each flag says which commands accept it, how its value is
+ * checked, and its help line; parsing (parse.ts) and `--help` (help.ts) both read this table, so a
+ * flag cannot exist in one and be missing from the other.
+ */
+import { DEFAULT_HEARTBEAT_KEY } from '../replication/heartbeat.js';
+
+export const COMMANDS = ['sync', 'restore', 'rdb-inspect', 'precheck', 'verify'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export const COMMAND_SUMMARY: Record<CommandName, string> = {
+  sync: 'live migration: pose as a replica of --source, copy the snapshot, then replay writes into --target',
+  restore: 'load an RDB file (--rdb FILE) into --target',
+  'rdb-inspect': 'print what an RDB file holds (per-DB key counts by type; --json: one line per key)',
+  precheck: 'check source and target before a migration (not implemented yet)',
+  verify: 'compare source and target key by key (not implemented yet)',
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const CONFLICT_MODES = ['report', 'overwrite', 'skip'] as const;
+export type ConflictMode = (typeof CONFLICT_MODES)[number];
+
+/** How a flag's value is checked and converted (parse.ts implements each kind once). */
+export type ValueKind =
+  | 'boolean'
+  | 'url'
+  | 'string'
+  | 'path'
+  | 'port'
+  | 'size'
+  | 'dbs'
+  | 'db-map'
+  | 'log-level'
+  | 'conflict';
+
+export interface FlagSpec {
+  /** Long name without dashes, as typed: `--name`. */
+  name: string;
+  /** Key in the Config object. */
+  key: string;
+  kind: ValueKind;
+  /** Commands that accept it; 'all' = every command. */
+  commands: readonly CommandName[] | 'all';
+  help: string;
+  /** Placeholder shown in help (`--target URL`). */
+  arg?: string;
+  short?: string;
+  /** Environment variable consulted when the flag is absent (flags win). */
+  env?: string;
+  /** Value when neither flag nor env is given. */
+  default?: unknown;
+  /** Never echo this value (passwords). */
+  secret?: boolean;
+}
+
+const LIVE: readonly CommandName[] = ['sync', 'precheck', 'verify'];
+const WRITES: readonly CommandName[] = ['sync', 'restore'];
+const TARGETED: readonly CommandName[] = ['sync', 'restore', 'precheck', 'verify'];
+const SNAPSHOT: readonly CommandName[] = ['sync', 'restore', 'rdb-inspect', 'precheck', 'verify'];
+
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'source',
+    key: 'source',
+    kind: 'url',
+    commands: LIVE,
+    arg: 'URL',
+    env: 'REPLICANT_SOURCE',
+    help: 'source server, redis://[user:password@]host:port (rediss:// for TLS)',
+  },
+  {
+    name: 'source-user',
+    key: 'sourceUser',
+    kind: 'string',
+    commands: LIVE,
+    arg: 'NAME',
+    env: 'REPLICANT_SOURCE_USER',
+    help: 'ACL user on the source (overrides the URL)',
+  },
+  {
+    name: 'source-password',
+    key: 'sourcePassword',
+    kind: 'string',
+    commands: LIVE,
+    arg: 'PASS',
+    env: 'REPLICANT_SOURCE_PASSWORD',
+    secret: true,
+    help: 'source password (prefer the env variable REPLICANT_SOURCE_PASSWORD)',
+  },
+  {
+    name: 'target',
+    key: 'target',
+    kind: 'url',
+    commands: TARGETED,
+    arg: 'URL',
+    env: 'REPLICANT_TARGET',
+    help: 'target server, redis://[user:password@]host:port (rediss:// for TLS)',
+  },
+  {
+    name: 'target-user',
+    key: 'targetUser',
+    kind: 'string',
+    commands: TARGETED,
+    arg: 'NAME',
+    env: 'REPLICANT_TARGET_USER',
+    help: 'ACL user on the target (overrides the URL)',
+  },
+  {
+    name: 'target-password',
+    key: 'targetPassword',
+    kind: 'string',
+    commands: TARGETED,
+    arg: 'PASS',
+    env: 'REPLICANT_TARGET_PASSWORD',
+    secret: true,
+    help: 'target password (prefer the env variable REPLICANT_TARGET_PASSWORD)',
+  },
+  {
+    name: 'rdb',
+    key: 'rdb',
+    kind: 'path',
+    commands: ['restore'],
+    arg: 'FILE',
+    help: 'the RDB file to load',
+  },
+  {
+    name: 'json',
+    key: 'json',
+    kind: 'boolean',
+    commands: ['rdb-inspect'],
+    default: false,
+    help: 'one JSON line per key, then a summary line (instead of the table)',
+  },
+  {
+    name: 'dbs',
+    key: 'dbs',
+    kind: 'dbs',
+    commands: SNAPSHOT,
+    arg: 'LIST',
+    help: 'only these source DBs, e.g. 0,3,15 (0-255); default all',
+  },
+  {
+    name: 'db-map',
+    key: 'dbMap',
+    kind: 'db-map',
+    commands: SNAPSHOT,
+    arg: 'MAP',
+    help: 'write source DB s into target DB t: s:t[,s:t…], e.g. 3:0,4:1; unmapped DBs keep their number',
+  },
+  {
+    name: 'match',
+    key: 'match',
+    kind: 'string',
+    commands: ['restore', 'rdb-inspect'],
+    arg: 'GLOB',
+    help: 'only keys whose name matches this Redis glob (* ? [a-z] \\x), snapshot keys only',
+  },
+  {
+    name: 'on-conflict',
+    key: 'onConflict',
+    kind: 'conflict',
+    commands: WRITES,
+    arg: 'MODE',
+    default: 'report',
+    help: 'when a target DB already holds keys: report (refuse to start), overwrite, skip (keep the target key)',
+  },
+  {
+    name: 'big-key-bytes',
+    key: 'bigKeyBytes',
+    kind: 'size',
+    commands: WRITES,
+    arg: 'SIZE',
+    default: 64 * 1024 * 1024,
+    help: 'values larger than this are rewritten in chunks instead of one RESTORE (suffixes kb, mb, gb); default 64mb',
+  },
+  {
+    name: 'no-restore',
+    key: 'noRestore',
+    kind: 'boolean',
+    commands: WRITES,
+    default: false,
+    help: 'never use RESTORE; always rewrite values with ordinary commands',
+  },
+  {
+    name: 'skip-unsupported',
+    key: 'skipUnsupported',
+    kind: 'boolean',
+    commands: SNAPSHOT,
+    default: false,
+    help: 'skip and count keys of RDB types this version cannot decode, instead of failing',
+  },
+  {
+    name: 'skip-functions',
+    key: 'skipFunctions',
+    kind: 'boolean',
+    commands: WRITES,
+    default: false,
+    help: 'do not copy function libraries',
+  },
+  {
+    name: 'heartbeat-key',
+    key: 'heartbeatKey',
+    kind: 'string',
+    commands: ['sync'],
+    arg: 'NAME',
+    default: DEFAULT_HEARTBEAT_KEY,
+    help: `key written on the source every second to measure lag (never copied); default ${DEFAULT_HEARTBEAT_KEY}`,
+  },
+  {
+    name: 'status-port',
+    key: 'statusPort',
+    kind: 'port',
+    commands: ['sync', 'restore'],
+    arg: 'N',
+    env: 'REPLICANT_STATUS_PORT',
+    help: 'serve /status (JSON) and /metrics (Prometheus) on this port (0 = any free port); default off',
+  },
+  {
+    name: 'status-host',
+    key: 'statusHost',
+    kind: 'string',
+    commands: ['sync', 'restore'],
+    arg: 'HOST',
+    default: '127.0.0.1',
+    help: 'address the status server listens on; default 127.0.0.1',
+  },
+  {
+    name: 'state-dir',
+    key: 'stateDir',
+    kind: 'path',
+    commands: ['sync'],
+    arg: 'DIR',
+    env: 'REPLICANT_STATE_DIR',
+    help: 'directory for the spool and the checkpoint; default the OS temp dir',
+  },
+  {
+    name: 'log-level',
+    key: 'logLevel',
+    kind: 'log-level',
+    commands: 'all',
+    arg: 'LEVEL',
+    env: 'REPLICANT_LOG_LEVEL',
+    default: 'info',
+    help: `${LOG_LEVELS.join('|')}; default info`,
+  },
+  {
+    name: 'json-logs',
+    key: 'jsonLogs',
+    kind: 'boolean',
+    commands: 'all',
+    default: false,
+    help: 'logs as JSON lines (pino) on stderr instead of compact text',
+  },
+  {
+    name: 'no-progress',
+    key: 'noProgress',
+    kind: 'boolean',
+    commands: 'all',
+    default: false,
+    help: 'no progress line on stderr',
+  },
+  {
+    name: 'debug',
+    key: 'debug',
+    kind: 'boolean',
+    commands: 'all',
+    default: false,
+    help: 'stack traces on errors',
+  },
+  {
+    name: 'help',
+    key: 'help',
+    kind: 'boolean',
+    commands: 'all',
+    short: 'h',
+    default: false,
+    help: 'show help for the command',
+  },
+  {
+    name: 'version',
+    key: 'version',
+    kind: 'boolean',
+    commands: 'all',
+    default: false,
+    help: 'print the version',
+  },
+];
+
+/** Old or commonly guessed names → the flag to use instead. */
+export const RENAMED: Readonly<Record<string, string>> = {
+  src: '--source',
+  'source-url': '--source',
+  from: '--source',
+  dst: '--target',
+  dest: '--target',
+  destination: '--target',
+  'target-url': '--target',
+  to: '--target',
+  db: '--dbs',
+  databases: '--dbs',
+  'map-db': '--db-map',
+  'db-mapping': '--db-map',
+  conflict: '--on-conflict',
+  replace: '--on-conflict overwrite',
+  overwrite: '--on-conflict overwrite',
+  file: '--rdb',
+  'rdb-file': '--rdb',
+  input: '--rdb',
+  'log-json': '--json-logs',
+  quiet: '--no-progress --log-level warn',
+  verbose: '--log-level debug',
+  password: '--source-password / --target-password',
+  'big-key': '--big-key-bytes',
+  'no-functions': '--skip-functions',
+  'metrics-port': '--status-port',
+  port: '--status-port',
+};
+
+export function flagApplies(spec: FlagSpec, command: CommandName): boolean {
+  return spec.commands === 'all' || spec.commands.includes(command);
+}

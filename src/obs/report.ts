@@ -1,0 +1,65 @@
+/**
+ * What the progress line and the final summary say, rendered from a {@link RunStats}. Kept apart from
+ * Progress (which only draws) so the text is testable without timers or a TTY.
+ */
+import { formatBytes, formatCount, formatDuration, formatRate, RateMeter, table } from './format.js';
+import { elapsedSeconds, keysPassed, type RunStats, VALUE_TYPES } from './stats.js';
+
+/** A render function for Progress: snapshot figures while a snapshot runs, stream figures after. */
+export function progressRenderer(s: RunStats): () => string {
+  const keyRate = new RateMeter();
+  const byteRate = new RateMeter();
+  const opRate = new RateMeter();
+  return () => {
+    const now = Date.now();
+    if (s.phase === 'stream') {
+      const ops = opRate.sample(s.commands, now);
+      const lag = s.lagMs === null ? '?' : formatDuration(s.lagMs / 1000);
+      return `stream · lag ${lag} · ${formatRate(ops, 'ops')} · ${formatCount(s.commands)} commands · spool ${formatBytes(s.spoolBytes)}`;
+    }
+    if (s.phase !== 'snapshot' && s.phase !== 'flushing') return `${s.phase}…`;
+    const keys = keysPassed(s);
+    const kps = keyRate.sample(keys, now);
+    const bps = byteRate.sample(s.rdbBytesRead, now);
+    let line = `${s.phase} ${formatBytes(s.rdbBytesRead)}`;
+    if (s.rdbBytesTotal !== null && s.rdbBytesTotal > 0) {
+      const pct = Math.min(100, (100 * s.rdbBytesRead) / s.rdbBytesTotal);
+      line += ` / ${formatBytes(s.rdbBytesTotal)} (${pct.toFixed(1)}%)`;
+    }
+    line += ` · ${formatCount(keys)} keys`;
+    if (s.keysWritten !== null) line += ` (${formatCount(s.keysWritten)} written)`;
+    line += ` · ${formatRate(kps, 'keys')}`;
+    if (s.rdbBytesTotal !== null && bps > 0) {
+      line += ` · ETA ${formatDuration(Math.max(0, s.rdbBytesTotal - s.rdbBytesRead) / bps)}`;
+    }
+    return line;
+  };
+}
+
+/** The final summary: keys by type, RESTORE vs rewrite, skipped by reason, duration. */
+export function summaryText(s: RunStats, title: string): string {
+  const secs = elapsedSeconds(s);
+  const keys = keysPassed(s);
+  const lines = [`${title} in ${formatDuration(secs)}`];
+  const rows: (string | number)[][] = [['type', 'keys']];
+  for (const t of VALUE_TYPES) if (s.keysByType[t] > 0) rows.push([t, s.keysByType[t]]);
+  rows.push(['total', keys]);
+  lines.push(table(rows));
+  const extra: (string | number)[][] = [['', 'count']];
+  if (s.writesRestore + s.writesRewrite > 0) {
+    extra.push(['written with RESTORE', s.writesRestore]);
+    extra.push(['rewritten with commands', s.writesRewrite]);
+  }
+  for (const [reason, n] of Object.entries(s.skipped).sort())
+    if (n > 0) extra.push([`skipped: ${reason}`, n]);
+  if (s.functions > 0) extra.push(['function libraries', s.functions]);
+  if (s.commands > 0) extra.push(['stream commands', s.commands]);
+  if (extra.length > 1) lines.push(table(extra));
+  const rate = secs > 0 ? keys / secs : 0;
+  lines.push(
+    `  ${formatBytes(s.rdbBytesRead)} read · ${formatRate(rate, 'keys')}${
+      secs > 0 && s.rdbBytesRead > 0 ? ` · ${formatBytes(s.rdbBytesRead / secs)}/s` : ''
+    }`,
+  );
+  return `${lines.join('\n')}\n`;
+}
