@@ -1,0 +1,285 @@
+/**
+ * Key lifecycle and element chunks for the RDB decoder: announces a key, passes its exact body bytes
+ * through as `keyRaw`, and collects decoded elements into bounded ValueChunks. Ours because no kept
+ * npm package decodes RDB (`rdb-parser` does not exist on the registry).
+ *
+ * Elements are flushed when the chunk reaches maxChunkElements/maxChunkBytes, at key end, and at
+ * the end of every `write()` (they may be views into the caller's chunk).
+ */
+import type { KeyMeta, StreamId, ValueChunk } from '../records.js';
+import { type ElementCursor, IntsetCursor, ListpackCursor, ZiplistCursor, ZipmapCursor } from './compact.js';
+import { corrupt } from './errors.js';
+import { parseScore, RdbReader } from './reader.js';
+import type { RdbDecoderOptions, RdbVisitor } from './types.js';
+
+/** Decoder states. Values from VALUE on are inside a key. */
+export const S = {
+  HEADER: 0,
+  OP: 1,
+  DONE: 2,
+  KEYMETA: 3,
+  MODULE: 4,
+  VALUE: 10,
+  STR_BODY: 11,
+  LIST: 12,
+  ZSET: 13,
+  ZSET2: 14,
+  HASH: 15,
+  HASH_TTL: 16,
+  HASH2: 17,
+  QL: 18,
+  QL2: 19,
+  ST_NODES: 20,
+  ST_META: 21,
+  ST_GROUP: 22,
+  ST_PEL: 23,
+  ST_NCONS: 24,
+  ST_CONS: 25,
+  ST_CPEL: 26,
+  IDMP_HDR: 27,
+  IDMP_PROD: 28,
+  IDMP_IID: 29,
+  IDMP_TAIL: 30,
+} as const;
+
+export const K_LIST = 0;
+export const K_SET = 1;
+export const K_ZSET = 2;
+export const K_HASH = 3;
+export const K_STREAM = 4;
+
+export const EMPTY = Buffer.alloc(0);
+
+export abstract class KeyCollector extends RdbReader {
+  protected readonly visitor: RdbVisitor;
+  protected readonly opts: Required<Pick<RdbDecoderOptions, 'onUnsupported'>> & RdbDecoderOptions;
+  protected readonly maxEl: number;
+  protected readonly maxBytes: number;
+  /** Raw-only mode (opts.decodeValues false): find each value's extent, deliver keyRaw, decode nothing. */
+  protected readonly skip: boolean;
+
+  protected state: number = S.HEADER;
+  protected version = 0;
+  protected family: 'redis' | 'valkey' = 'redis';
+  protected db = 0;
+  protected expireAtMs: number | null = null;
+  protected idle: number | null = null;
+  protected freq: number | null = null;
+  /** DUMP payload mode: the key comes from the caller, not the input. */
+  protected payloadKey: Buffer | null = null;
+  protected payloadExpire: number | null = null;
+
+  /** Unsupported items skipped under onUnsupported: 'skip'. */
+  skippedCount = 0;
+  keysDecoded = 0;
+
+  protected rdbType = 0;
+  protected rawOn = false;
+  protected rawMark = 0;
+  protected remaining = 0;
+
+  // Current chunk.
+  protected kind = K_LIST;
+  protected items: Buffer[] = [];
+  protected items2: Buffer[] = [];
+  protected nums: number[] = [];
+  protected ttls: (number | null)[] = [];
+  protected hasTtl = false;
+  protected sIds: StreamId[] = [];
+  protected sFields: Buffer[][] = [];
+  protected chunkCount = 0;
+  protected chunkBytes = 0;
+  protected minExpire = 0;
+  protected ttlGa = false;
+
+  protected readonly zl = new ZiplistCursor();
+  protected readonly lp = new ListpackCursor();
+  protected readonly zm = new ZipmapCursor();
+  protected readonly is = new IntsetCursor();
+
+  constructor(visitor: RdbVisitor, opts: RdbDecoderOptions) {
+    super(opts.maxBlobBytes ?? 1024 * 1024 * 1024, opts.expectedSize ?? Number.POSITIVE_INFINITY);
+    this.visitor = visitor;
+    this.opts = { ...opts, onUnsupported: opts.onUnsupported ?? 'error' };
+    this.maxEl = Math.max(1, opts.maxChunkElements ?? 1024);
+    this.maxBytes = Math.max(1, opts.maxChunkBytes ?? 1024 * 1024);
+    this.skip = opts.decodeValues === false;
+  }
+
+  /** An element string, or nothing in raw-only mode. */
+  protected el(what: string): Buffer {
+    if (!this.skip) return this.str(what);
+    this.skipStr(what);
+    return EMPTY;
+  }
+
+  protected emit(c: ValueChunk): void {
+    if (!this.skip) this.visitor.keyElements(c);
+  }
+
+  protected abstract step(): boolean;
+
+  protected expecting(): string {
+    if (this.state >= S.VALUE) return `the rest of the value of a type-${this.rdbType} key`;
+    if (this.state === S.MODULE) return 'the rest of a module value';
+    if (this.state === S.KEYMETA) return 'the rest of a KEY_META block';
+    return 'more data';
+  }
+
+  // ---- key lifecycle -------------------------------------------------------------------------
+
+  protected beginKey(meta: KeyMeta, bodyStart: number): void {
+    this.rdbType = meta.rdbType;
+    this.visitor.keyStart(meta);
+    this.keysDecoded++;
+    this.rawOn = true;
+    this.rawMark = bodyStart;
+    this.hasTtl = false;
+    this.state = S.VALUE;
+  }
+
+  protected finishKey(): void {
+    this.flushElements();
+    this.flushRaw();
+    this.rawOn = false;
+    this.visitor.keyEnd();
+    this.state = this.payloadKey === null ? S.OP : S.DONE;
+  }
+
+  protected flushRaw(): void {
+    if (this.rawOn && this.pos > this.rawMark) this.visitor.keyRaw(this.buf.subarray(this.rawMark, this.pos));
+    this.rawMark = this.pos;
+  }
+
+  /** End of a write(): hand over everything that is a view into the current input. */
+  protected flushPending(): void {
+    if (this.rawOn) {
+      this.flushElements();
+      this.flushRaw();
+    }
+    this.rawMark = 0; // detachTail() rebases the buffer so the unparsed tail starts at 0
+  }
+
+  protected override feed(chunk: Buffer): boolean {
+    const ok = super.feed(chunk);
+    if (ok) this.rawMark = this.pos;
+    return ok;
+  }
+
+  // ---- element chunks ------------------------------------------------------------------------
+
+  protected begin(kind: number): void {
+    this.kind = kind;
+  }
+
+  protected bump(bytes: number): void {
+    this.chunkBytes += bytes;
+    if (++this.chunkCount >= this.maxEl || this.chunkBytes >= this.maxBytes) this.flushElements();
+  }
+
+  protected addItem(b: Buffer): void {
+    if (this.skip) return;
+    this.items.push(b);
+    this.bump(b.length);
+  }
+
+  protected addPair(f: Buffer, v: Buffer, ttl: number | null): void {
+    if (this.skip) return;
+    this.items.push(f);
+    this.items2.push(v);
+    if (this.hasTtl) this.ttls.push(ttl);
+    this.bump(f.length + v.length);
+  }
+
+  protected addScored(m: Buffer, score: number): void {
+    if (this.skip) return;
+    this.items.push(m);
+    this.nums.push(score);
+    this.bump(m.length + 8);
+  }
+
+  protected flushElements(): void {
+    if (this.chunkCount === 0) return;
+    let c: ValueChunk;
+    switch (this.kind) {
+      case K_LIST:
+        c = { kind: 'list', items: this.items };
+        break;
+      case K_SET:
+        c = { kind: 'set', members: this.items };
+        break;
+      case K_ZSET:
+        c = { kind: 'zset', members: this.items, scores: this.nums };
+        this.nums = [];
+        break;
+      case K_HASH:
+        c = this.hasTtl
+          ? { kind: 'hash', fields: this.items, values: this.items2, fieldExpireAtMs: this.ttls }
+          : { kind: 'hash', fields: this.items, values: this.items2 };
+        this.items2 = [];
+        this.ttls = [];
+        break;
+      default:
+        c = { kind: 'stream-entries', ids: this.sIds, fields: this.sFields };
+        this.sIds = [];
+        this.sFields = [];
+    }
+    this.items = [];
+    this.chunkCount = 0;
+    this.chunkBytes = 0;
+    this.visitor.keyElements(c);
+  }
+
+  // ---- compact blobs -------------------------------------------------------------------------
+
+  protected feedSingles(cur: ElementCursor): void {
+    while (cur.next()) this.addItem(cur.asBuffer());
+  }
+
+  protected feedPairs(cur: ElementCursor, at: number): void {
+    while (cur.next()) {
+      const f = cur.asBuffer();
+      if (!cur.next()) throw corrupt(at, 'hash blob has a field without a value');
+      this.addPair(f, cur.asBuffer(), null);
+    }
+  }
+
+  protected feedScored(cur: ElementCursor, at: number): void {
+    while (cur.next()) {
+      const m = cur.asBuffer();
+      if (!cur.next()) throw corrupt(at, 'zset blob has a member without a score');
+      const s = cur.isInt ? cur.int : parseScore(cur.str);
+      if (Number.isNaN(s)) throw corrupt(at, 'zset blob has a score that is not a number');
+      this.addScored(m, s);
+    }
+  }
+
+  /** Listpack field,value,ttl triplets (types 23 and 25): ttl is absolute ms, 0 = none. */
+  protected feedTriplets(cur: ElementCursor, at: number): void {
+    while (cur.next()) {
+      const f = cur.asBuffer();
+      if (!cur.next()) throw corrupt(at, 'hash listpack has a field without a value');
+      const v = cur.asBuffer();
+      if (!cur.next() || !cur.isInt) throw corrupt(at, 'hash listpack has a field without an integer TTL');
+      this.addPair(f, v, cur.int === 0 ? null : cur.int);
+    }
+  }
+
+  protected countDown(): boolean {
+    if (--this.remaining <= 0) this.finishKey();
+    return true;
+  }
+
+  /** Enter an element loop of `n` steps (or finish an empty value). */
+  protected loop(state: number, n: number): boolean {
+    this.remaining = n;
+    if (n === 0) this.finishKey();
+    else this.state = state;
+    return true;
+  }
+
+  protected blob(what: string): { at: number; blob: Buffer } {
+    const at = this.abs;
+    return { at, blob: this.str(what) };
+  }
+}
