@@ -484,6 +484,22 @@ describe.skipIf(!HAVE_FIXTURES)('decoded values match other parsers’ expected 
     });
   }
 
+  it('7.0-RC functions (FUNCTION_PRE_GA) become GA libraries with the code rdb-cli extracted', () => {
+    const { model } = decodeFile(readFileSync(path.join(FIXTURES, 'rdb/rdb-cli/all.rdb')));
+    // all.rdb.resp holds rdb-cli's `FUNCTION LOAD LUA <name> [DESCRIPTION d] <code>` for each library.
+    const resp = readFileSync(path.join(FIXTURES, 'aof/rdb-cli/all.rdb.resp'), 'latin1').split('\r\n');
+    const want: string[] = [];
+    for (let i = 0; i < resp.length; i++) {
+      if (resp[i] !== 'function' || resp[i + 2] !== 'load') continue;
+      const argc = Number(resp[i - 2]!.slice(1));
+      const name = resp[i + 6]!;
+      const code = resp[i + 2 * (argc - 1)]!;
+      want.push(`#!lua name=${name}\n${code}`);
+    }
+    expect(want.length).toBe(2);
+    expect(model.functions.map(String).sort()).toEqual(want.sort());
+  });
+
   it('rdb-cli oracle all.rdb.json (every non-binary key)', () => {
     const { model } = decodeFile(readFileSync(path.join(FIXTURES, 'rdb/rdb-cli/all.rdb')));
     // One object per line. Streams and modules are printed as DUMP payloads in Redis' escaped-text
