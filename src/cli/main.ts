@@ -1,13 +1,115 @@
-import { formatError } from '../errors.js';
+/**
+ * The command line: parse once, dispatch, and turn every failure into one `error [CODE]: message` +
+ * `hint:` pair on stderr with exit code 2 (stack traces only with --debug). Orchestration only — the
+ * work lives in sources, filters, sinks.
+ *
+ * Signals: the first SIGINT/SIGTERM aborts the run's AbortSignal (restore stops reading, flushes what
+ * it sent, and exits non-zero saying the copy is partial); a second one exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import { type CommandName, type Config, helpText, parseConfig } from '../config/index.js';
+import { formatError, ReplicantError } from '../errors.js';
+import { createLogger, type Logger, Progress } from '../obs/index.js';
+import { runInspect } from './inspect.js';
+import { runRestore } from './restore.js';
+import { runSync } from './sync.js';
 
-/** Entry point; returns the process exit code. Placeholder until the CLI lands. */
-export async function main(argv: string[]): Promise<number> {
-  const debug = argv.includes('--debug');
+export interface RunContext {
+  config: Config;
+  log: Logger;
+  signal: AbortSignal;
+  /** Lets a command register its progress line so log lines erase it before printing. */
+  setProgress(p: Progress | null): void;
+}
+
+type Runner = (ctx: RunContext) => Promise<number>;
+
+const RUNNERS: Record<CommandName, Runner> = {
+  sync: runSync,
+  restore: runRestore,
+  'rdb-inspect': (ctx) => runInspect(ctx.config, ctx.signal),
+  precheck: notImplemented('precheck'),
+  verify: notImplemented('verify'),
+};
+
+function notImplemented(name: string): Runner {
+  return async () => {
+    throw new ReplicantError('ERR_NOT_IMPLEMENTED', `'${name}' is not implemented yet`, {
+      hint: 'use `replicant rdb-inspect` to look at a snapshot; precheck and verify come in a later release',
+    });
+  };
+}
+
+export function version(): string {
   try {
-    process.stderr.write('replicant: no command implemented yet\n');
-    return 2;
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Entry point; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let debug = argv.includes('--debug');
+  let config: Config;
+  try {
+    config = parseConfig(argv);
   } catch (err) {
     process.stderr.write(`${formatError(err, debug)}\n`);
-    return 2;
+    return exitCodeOf(err);
   }
+  debug = config.debug;
+  if (config.version) {
+    process.stdout.write(`replicant ${version()}\n`);
+    return 0;
+  }
+  if (config.help) {
+    process.stdout.write(helpText(config.command, config.command === 'sync' && !argv.includes('sync')));
+    return 0;
+  }
+
+  let progress: Progress | null = null;
+  const log = createLogger({
+    level: config.logLevel,
+    json: config.jsonLogs,
+    beforeWrite: () => progress?.clear(),
+  });
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`\nreplicant: second ${sig}, exiting now\n`);
+      process.exit(130);
+    }
+    log.warn({ signal: sig }, 'stopping (press Ctrl-C again to exit at once)');
+    abort.abort(new ReplicantError('ERR_INTERRUPTED', `interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await RUNNERS[config.command]({
+      config,
+      log,
+      signal: abort.signal,
+      setProgress: (p) => {
+        progress = p;
+      },
+    });
+  } catch (err) {
+    const p = progress as Progress | null;
+    p?.stop();
+    process.stderr.write(`${formatError(err, debug)}\n`);
+    return exitCodeOf(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function exitCodeOf(err: unknown): number {
+  return err instanceof ReplicantError ? err.exitCode : 2;
 }

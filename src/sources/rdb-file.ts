@@ -1,0 +1,106 @@
+/**
+ * RDB file source: streams a file (≈1 MiB reads) through the streaming RdbDecoder into a visitor
+ * (a FilterStage in front of a Sink, or rdb-inspect's counter). Memory stays bounded whatever the
+ * file size: one read chunk plus the decoder's own bounded buffers.
+ *
+ * Flow control (records.ts Sink contract): after each chunk is decoded, if the consumer reports
+ * `needsDrain` we await `drain()` before reading more; `for await` on the read stream means the file
+ * is not read while we wait (the stream pauses at its high-water mark).
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import { ReplicantError } from '../errors.js';
+import { RdbDecoder, type RdbDecoderOptions, type RdbVisitor } from '../rdb/index.js';
+
+export interface FlowControl {
+  readonly needsDrain: boolean;
+  drain(): Promise<void>;
+}
+
+export interface RdbFileOptions {
+  decoder?: RdbDecoderOptions;
+  /** Read size; default 1 MiB (large enough to amortise syscalls, small enough to bound memory). */
+  chunkBytes?: number;
+  flow?: FlowControl;
+  /** Aborting stops reading at the next chunk boundary and rejects with ERR_INTERRUPTED. */
+  signal?: AbortSignal;
+  /** Called after each chunk with the running total of bytes decoded. */
+  onBytes?: (bytesRead: number) => void;
+}
+
+export interface RdbFileResult {
+  bytes: number;
+  checksum: 'ok' | 'zero' | 'absent' | null;
+  trailingBytes: number;
+}
+
+/** Check the path names a readable regular file; returns its size. Throws ERR_RDB_FILE with a hint. */
+export async function statRdbFile(path: string): Promise<number> {
+  let st: import('node:fs').Stats;
+  try {
+    st = await fsp.stat(path);
+    await fsp.access(path, fsp.constants.R_OK);
+  } catch (err) {
+    throw fileError(path, err);
+  }
+  if (!st.isFile())
+    throw new ReplicantError('ERR_RDB_FILE', `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`, {
+      hint: 'pass the path of the .rdb file itself (e.g. <dir>/dump.rdb)',
+    });
+  return st.size;
+}
+
+function fileError(path: string, err: unknown): ReplicantError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : ((err as Error).message ?? String(err));
+  return new ReplicantError('ERR_RDB_FILE', `cannot read RDB file ${path}: ${why}`, {
+    hint:
+      code === 'ENOENT'
+        ? 'check the path; redis writes dump.rdb into its `dir` (CONFIG GET dir)'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'run as a user that can read the file, or copy it somewhere readable'
+          : 'check the path and that the file is readable',
+    cause: err,
+  });
+}
+
+export function interruptedError(what: string): ReplicantError {
+  return new ReplicantError('ERR_INTERRUPTED', `interrupted: ${what}`, {
+    hint: 'the target holds a partial copy; rerun the command (--on-conflict overwrite) to load it completely',
+  });
+}
+
+/**
+ * Decode the whole file into `visitor`. Resolves when the EOF opcode and checksum were read (and
+ * `flow` drained between chunks); rejects with an RdbError (typed, with the byte offset), an
+ * ERR_RDB_FILE error, or ERR_INTERRUPTED when `signal` fired.
+ */
+export async function readRdbFile(path: string, visitor: RdbVisitor, o: RdbFileOptions = {}): Promise<RdbFileResult> {
+  const size = await statRdbFile(path);
+  const decoder = new RdbDecoder(visitor, { expectedSize: size, ...o.decoder });
+  const stream = createReadStream(path, { highWaterMark: o.chunkBytes ?? 1 << 20 });
+  let bytes = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (o.signal?.aborted) throw interruptedError(`stopped after ${bytes} of ${size} bytes`);
+      decoder.write(chunk);
+      bytes += chunk.length;
+      o.onBytes?.(bytes);
+      if (o.flow?.needsDrain) await o.flow.drain();
+    }
+  } catch (err) {
+    if (err instanceof ReplicantError) throw err;
+    throw fileError(path, err);
+  } finally {
+    stream.destroy();
+  }
+  if (o.signal?.aborted) throw interruptedError(`stopped after ${bytes} of ${size} bytes`);
+  decoder.end();
+  return { bytes, checksum: decoder.checksum, trailingBytes: decoder.trailingBytes };
+}
