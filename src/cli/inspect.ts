@@ -92,7 +92,11 @@ class Inspector implements KeyVisitor {
     this.s.keys++;
     let d = this.s.dbs[m.db];
     if (d === undefined) {
-      d = { keys: 0, byType: { string: 0, list: 0, set: 0, zset: 0, hash: 0, stream: 0, module: 0 }, expiring: 0 };
+      d = {
+        keys: 0,
+        byType: { string: 0, list: 0, set: 0, zset: 0, hash: 0, stream: 0, module: 0 },
+        expiring: 0,
+      };
       this.s.dbs[m.db] = d;
     }
     d.keys++;
@@ -153,7 +157,10 @@ export function inspectTable(s: InspectSummary): string {
     `${s.file}: ${s.magic ?? '?'} RDB version ${s.version ?? '?'}, ${formatBytes(s.bytes)}, checksum ${s.checksum ?? '?'}`,
   ];
   const aux = Object.entries(s.aux);
-  if (aux.length > 0) lines.push(`aux: ${aux.map(([k, v]) => `${k}=${/^[\x20-\x7e]*$/.test(v) ? v : JSON.stringify(v)}`).join(' ')}`);
+  if (aux.length > 0)
+    lines.push(
+      `aux: ${aux.map(([k, v]) => `${k}=${/^[\x20-\x7e]*$/.test(v) ? v : JSON.stringify(v)}`).join(' ')}`,
+    );
   const used = VALUE_TYPES.filter((t) => Object.values(s.dbs).some((d) => d.byType[t] > 0));
   const rows: (string | number)[][] = [['db', 'keys', ...used, 'expiring']];
   for (const [db, d] of Object.entries(s.dbs).sort((a, b) => Number(a[0]) - Number(b[0]))) {

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { type CommandName, type Config, helpText, parseConfig } from '../config/index.js';
 import { formatError, ReplicantError } from '../errors.js';
-import { createLogger, type Logger, Progress } from '../obs/index.js';
+import { createLogger, type Logger, type Progress } from '../obs/index.js';
 import { runInspect } from './inspect.js';
 import { runRestore } from './restore.js';
 import { runSync } from './sync.js';

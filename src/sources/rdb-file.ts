@@ -43,9 +43,13 @@ export async function statRdbFile(path: string): Promise<number> {
     throw fileError(path, err);
   }
   if (!st.isFile())
-    throw new ReplicantError('ERR_RDB_FILE', `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`, {
-      hint: 'pass the path of the .rdb file itself (e.g. <dir>/dump.rdb)',
-    });
+    throw new ReplicantError(
+      'ERR_RDB_FILE',
+      `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`,
+      {
+        hint: 'pass the path of the .rdb file itself (e.g. <dir>/dump.rdb)',
+      },
+    );
   return st.size;
 }
 
@@ -81,7 +85,11 @@ export function interruptedError(what: string): ReplicantError {
  * `flow` drained between chunks); rejects with an RdbError (typed, with the byte offset), an
  * ERR_RDB_FILE error, or ERR_INTERRUPTED when `signal` fired.
  */
-export async function readRdbFile(path: string, visitor: RdbVisitor, o: RdbFileOptions = {}): Promise<RdbFileResult> {
+export async function readRdbFile(
+  path: string,
+  visitor: RdbVisitor,
+  o: RdbFileOptions = {},
+): Promise<RdbFileResult> {
   const size = await statRdbFile(path);
   const decoder = new RdbDecoder(visitor, { expectedSize: size, ...o.decoder });
   const stream = createReadStream(path, { highWaterMark: o.chunkBytes ?? 1 << 20 });
