@@ -128,7 +128,20 @@ export abstract class KeyCollector extends RdbReader {
 
   // ---- key lifecycle -------------------------------------------------------------------------
 
+  /** Where the current key starts (its type byte) and its name, for error messages. */
+  protected keyAt = 0;
+  protected keyName: Buffer = EMPTY;
+  /** write() calls so far; the key name view is only trusted during the write() that read it. */
+  protected writes = 0;
+  protected keyWrite = -1;
+
+  /** The current key's meta, while its value is being read. */
+  private meta: KeyMeta | null = null;
+
   protected beginKey(meta: KeyMeta, bodyStart: number): void {
+    this.meta = meta;
+    this.keyName = meta.key;
+    this.keyWrite = this.writes;
     this.rdbType = meta.rdbType;
     this.visitor.keyStart(meta);
     this.keysDecoded++;
@@ -142,6 +155,8 @@ export abstract class KeyCollector extends RdbReader {
     this.flushElements();
     this.flushRaw();
     this.rawOn = false;
+    this.keyName = EMPTY;
+    this.meta = null;
     this.visitor.keyEnd();
     this.state = this.payloadKey === null ? S.OP : S.DONE;
   }
@@ -156,6 +171,11 @@ export abstract class KeyCollector extends RdbReader {
     if (this.rawOn) {
       this.flushElements();
       this.flushRaw();
+      // KeyMeta stays valid until keyEnd, but its key may be a view into the caller's chunk, which
+      // the caller may reuse after write() returns: a key whose value continues gets its own copy.
+      // (Only at chunk boundaries, so the common case costs nothing.)
+      if (this.meta !== null && this.payloadKey === null)
+        this.meta.key = this.keyName = Buffer.from(this.meta.key);
     }
     this.rawMark = 0; // detachTail() rebases the buffer so the unparsed tail starts at 0
   }

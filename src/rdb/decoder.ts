@@ -83,6 +83,7 @@ export class RdbDecoder extends ValueDecoder {
       this.trailing += chunk.length;
       return;
     }
+    this.writes++;
     if (chunk.length === 0 || !this.feed(chunk)) return;
     try {
       while (this.step()) {}
@@ -117,12 +118,29 @@ export class RdbDecoder extends ValueDecoder {
   }
 
   private wrap(e: unknown): unknown {
+    if (e instanceof RdbError && this.rawOn) return this.inKey(e);
     if (e instanceof ReplicantError) return e;
     // Safety net: a bounds failure inside Buffer reads on corrupt input must still be typed.
     if (e instanceof RangeError || e instanceof TypeError) {
       return new RdbError('ERR_RDB_CORRUPT', `corrupt RDB: ${e.message}`, this.abs, e);
     }
     return e;
+  }
+
+  /** Name the key being decoded (db, name when still at hand, offset) in a decoding error. */
+  private inKey(e: RdbError): RdbError {
+    let name = '';
+    if (this.keyWrite === this.writes) {
+      const k = this.keyName;
+      const shown = k
+        .subarray(0, 64)
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+      name = ` "${shown}${k.length > 64 ? '…' : ''}"`;
+    }
+    const msg = e.message.replace(/ \(at byte \d+\)$/, '');
+    const ctx = `${msg} — in key${name} of db ${this.db} (type ${this.rdbType}, starting at byte ${this.keyAt})`;
+    return new RdbError(e.code, ctx, e.offset, e.cause);
   }
 
   protected step(): boolean {
@@ -348,6 +366,7 @@ export class RdbDecoder extends ValueDecoder {
     this.expireAtMs = this.payloadExpire;
     this.idle = null;
     this.freq = null;
+    this.keyAt = at;
     this.beginKey(meta, bodyStart);
     return true;
   }

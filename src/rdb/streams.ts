@@ -109,7 +109,8 @@ export abstract class StreamDecoder extends KeyCollector {
           entriesRead = this.lenHi === 0xffffffff && this.lenLo === 0xffffffff ? null : n;
         }
         const pelSize = this.count('group PEL size');
-        this.group = { name, lastId, entriesRead, pelSize };
+        // Copied: emitted only after the PEL, possibly after this input chunk is gone.
+        this.group = { name: Buffer.from(name), lastId, entriesRead, pelSize };
         this.pelIds = [];
         this.pelTimes = [];
         this.pelCounts = [];
@@ -160,7 +161,8 @@ export abstract class StreamDecoder extends KeyCollector {
         const seen = this.i64le();
         const active = this.streamVer >= 3 ? this.i64le() : null;
         const n = this.count('consumer PEL size');
-        this.cons = { name, seenTimeMs: seen, activeTimeMs: active };
+        // Copied: emitted only after the consumer's PEL, possibly after this input chunk is gone.
+        this.cons = { name: Buffer.from(name), seenTimeMs: seen, activeTimeMs: active };
         this.cpel = [];
         this.remaining = n;
         if (n > 0) this.state = S.ST_CPEL;

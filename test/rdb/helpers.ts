@@ -75,7 +75,12 @@ export class LogVisitor implements RdbVisitor {
   functionLibrary(code: Buffer): void {
     this.log.push(`function ${hex(code)}`);
   }
+  private meta: KeyMeta | null = null;
+  private metaKey = '';
   keyStart(m: KeyMeta): void {
+    // KeyMeta must stay valid until keyEnd (checked there), even when the caller reuses its chunks.
+    this.meta = m;
+    this.metaKey = hex(m.key);
     this.log.push(
       `key db=${m.db} ${hex(m.key)} ${m.type} t${m.rdbType} v${m.rdbVersion} ${m.family} exp=${m.expireAtMs} idle=${m.idleSeconds} freq=${m.freq} mod=${m.module ? `${m.module.name}/${m.module.encver}` : '-'}`,
     );
@@ -122,6 +127,8 @@ export class LogVisitor implements RdbVisitor {
     }
   }
   keyEnd(): void {
+    if (this.meta && hex(this.meta.key) !== this.metaKey)
+      this.log.push(`KEY CHANGED before keyEnd: ${this.metaKey}`);
     const raw = Buffer.concat(this.raw);
     this.rawBodies.push(raw);
     if (this.str.length > 0) this.log.push(`  string ${hex(Buffer.concat(this.str))}`);

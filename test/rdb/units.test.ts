@@ -247,9 +247,10 @@ describe('ziplist', () => {
     );
     const bad = Buffer.from(ziplist([B([1], 'a')]));
     bad.writeUInt32LE(99, 0);
-    expect(errOf(() => decode(rdb('REDIS0006', [B([10], str('l'), str(bad))]))).message).toMatch(
-      /header says 99/,
-    );
+    const e = errOf(() => decode(rdb('REDIS0006', [B([0xfe, 3], [10], str('l\x01'), str(bad))])));
+    expect(e.message).toMatch(/header says 99/);
+    // The error names the key being decoded (printable), its DB and where its type byte is.
+    expect(e.message).toMatch(/in key "l\\x01" of db 3 \(type 10, starting at byte 11\)/);
     expect(errOf(() => decode(rdb('REDIS0006', [B([13], str('h'), str(ziplist([B([1], 'f')])))]))).code).toBe(
       'ERR_RDB_CORRUPT',
     );
