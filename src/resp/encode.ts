@@ -1,0 +1,158 @@
+/**
+ * RESP command encoding: an array of bulk strings, binary-safe.
+ *
+ * Why ours: see types.ts (the decoder's byte counts); the encoder lives beside it so both agree on
+ * the wire format, and the sink needs a batching writer that no kept package offers.
+ *
+ * Hot path: the sink encodes millions of commands. `CommandWriter` writes them one after another into
+ * a slab and hands out views of it (`take()`), so a tick's worth of commands is one socket write and
+ * no argument is ever concatenated or copied twice.
+ */
+
+export type CommandArg = Buffer | string | number;
+
+const CRLF = 0x0a0d; // "\r\n" as a little-endian uint16
+
+/** Text form of a numeric argument, as Redis parses it back (±inf for infinities). */
+function numberArg(n: number): string {
+  if (n === Number.POSITIVE_INFINITY) return '+inf';
+  if (n === Number.NEGATIVE_INFINITY) return '-inf';
+  return String(n);
+}
+
+/** Decimal digit count of a non-negative integer (no string allocation). */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+function argBytes(a: CommandArg): number {
+  if (typeof a === 'string') return Buffer.byteLength(a, 'utf8');
+  if (typeof a === 'number') return numberArg(a).length;
+  return a.length;
+}
+
+/** Exact encoded size of `argv`. */
+export function encodedLength(argv: ReadonlyArray<CommandArg>): number {
+  let n = 3 + digits(argv.length);
+  for (let i = 0; i < argv.length; i++) {
+    const len = argBytes(argv[i]!);
+    n += 5 + digits(len) + len;
+  }
+  return n;
+}
+
+/** Writes `prefix`, the decimal `n` and CRLF at `off`; returns the new offset. */
+function writeHeader(buf: Buffer, off: number, prefix: number, n: number): number {
+  buf[off++] = prefix;
+  if (n < 10) buf[off++] = 48 + n;
+  else {
+    const end = off + digits(n);
+    for (let i = end - 1; i >= off; i--) {
+      buf[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    off = end;
+  }
+  buf.writeUInt16LE(CRLF, off);
+  return off + 2;
+}
+
+/**
+ * Encodes `argv` into `buf` at `off`; returns the offset after it. The caller guarantees room
+ * (`encodedLength`), as `CommandWriter` does.
+ */
+export function encodeInto(buf: Buffer, off: number, argv: ReadonlyArray<CommandArg>): number {
+  off = writeHeader(buf, off, 0x2a, argv.length);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (typeof a === 'string') {
+      const len = Buffer.byteLength(a, 'utf8');
+      off = writeHeader(buf, off, 0x24, len);
+      // Short strings: a JS loop beats the native call overhead of buf.write for ASCII.
+      if (len === a.length && len < 32) {
+        for (let j = 0; j < len; j++) buf[off + j] = a.charCodeAt(j);
+      } else buf.write(a, off, len, 'utf8');
+      off += len;
+    } else if (typeof a === 'number') {
+      const s = numberArg(a);
+      off = writeHeader(buf, off, 0x24, s.length);
+      for (let j = 0; j < s.length; j++) buf[off + j] = s.charCodeAt(j);
+      off += s.length;
+    } else {
+      off = writeHeader(buf, off, 0x24, a.length);
+      if (a.length < 64) for (let j = 0; j < a.length; j++) buf[off + j] = a[j]!;
+      else a.copy(buf, off);
+      off += a.length;
+    }
+    buf.writeUInt16LE(CRLF, off);
+    off += 2;
+  }
+  return off;
+}
+
+/** One command as a standalone Buffer. For batches use {@link CommandWriter}. */
+export function encodeCommand(argv: ReadonlyArray<CommandArg>): Buffer {
+  const buf = Buffer.allocUnsafe(encodedLength(argv));
+  encodeInto(buf, 0, argv);
+  return buf;
+}
+
+/**
+ * Appends commands to a slab; `take()` returns everything written since the last take as one Buffer
+ * (a view of the slab, no copy). A taken view is never written again: when the slab runs out a new
+ * one is allocated and the old one lives only as long as the views handed out.
+ */
+export class CommandWriter {
+  private slab: Buffer;
+  private start = 0;
+  private pos = 0;
+  private readonly slabSize: number;
+
+  constructor(slabSize = 256 * 1024) {
+    this.slabSize = slabSize;
+    this.slab = Buffer.allocUnsafeSlow(slabSize);
+  }
+
+  /** Bytes written and not yet taken. */
+  get length(): number {
+    return this.pos - this.start;
+  }
+
+  /** Appends one command; returns its encoded size. */
+  write(argv: ReadonlyArray<CommandArg>): number {
+    const size = encodedLength(argv);
+    if (this.pos + size > this.slab.length) this.grow(size);
+    this.pos = encodeInto(this.slab, this.pos, argv);
+    return size;
+  }
+
+  /** Appends bytes that are already RESP-encoded (e.g. a cached command). */
+  writeRaw(bytes: Buffer): void {
+    if (this.pos + bytes.length > this.slab.length) this.grow(bytes.length);
+    bytes.copy(this.slab, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** Everything written since the last take, as one Buffer the caller owns. */
+  take(): Buffer {
+    const out = this.slab.subarray(this.start, this.pos);
+    this.start = this.pos;
+    return out;
+  }
+
+  /** New slab; the pending (untaken) bytes move with it so one take() still yields one Buffer. */
+  private grow(need: number): void {
+    const pending = this.pos - this.start;
+    const size = Math.max(this.slabSize, pending + need);
+    const next = Buffer.allocUnsafeSlow(size);
+    this.slab.copy(next, 0, this.start, this.pos);
+    this.slab = next;
+    this.start = 0;
+    this.pos = pending;
+  }
+}
