@@ -78,6 +78,7 @@ export class ReplicaLink {
   /** Diskless transfer: the newest ≤ 40 bytes, held back until we know they aren't the end mark. */
   private tail: Buffer = Buffer.alloc(0);
   private ackTimer: NodeJS.Timeout | null = null;
+  private kickTimer: NodeJS.Timeout | null = null;
   /** Offset a GETACK asked about; an ACK goes out as soon as the target has caught up with it. */
   private getAckWanted = -1;
   private closing = false;
@@ -144,6 +145,7 @@ export class ReplicaLink {
     this.closing = true;
     if (this.ackTimer) clearInterval(this.ackTimer);
     this.ackTimer = null;
+    this.stopKick();
     if (this.mode === 'lines') {
       // Still in the handshake: make start() fail instead of waiting for a reply that won't come.
       this.lines.fail(new Error('link closed during the handshake'));
@@ -362,8 +364,23 @@ export class ReplicaLink {
     this.spool.push(FRAME_RDB_END, Buffer.alloc(0));
     this.log.info({ bytes: this.rdbReceived }, 'RDB received');
     this.enterStream();
-    // The source starts streaming after a diskless transfer only once it sees our first ACK.
-    if (diskless) this.sendAck(true);
+    // The source starts streaming after a diskless transfer only once it sees an ACK *after* it
+    // marked us online, which may be a moment after it sent the mark (the RDB child's exit is
+    // noticed later). So ACK now and a few more times shortly after, instead of waiting a full
+    // ACK period (or forever, under SYNC) for the stream to start.
+    if (diskless) {
+      this.sendAck(true);
+      let kicks = 0;
+      this.kickTimer = setInterval(() => {
+        if (++kicks > 20 || this.streamReceived > 0 || this.mode !== 'stream') this.stopKick();
+        else this.sendAck(true);
+      }, 50);
+    }
+  }
+
+  private stopKick(): void {
+    if (this.kickTimer) clearInterval(this.kickTimer);
+    this.kickTimer = null;
   }
 
   private enterStream(): void {
@@ -386,6 +403,7 @@ export class ReplicaLink {
     this.mode = 'off';
     if (this.ackTimer) clearInterval(this.ackTimer);
     this.ackTimer = null;
+    this.stopKick();
     this.spool.fail(err);
     this.lines.fail(err);
     this.sock?.destroy();

@@ -1,0 +1,303 @@
+/**
+ * ReplicaSource: the replica-link source of the pipeline (design §1, §2). It poses as a replica of the
+ * source (src/replication/link.ts), and drives a Sink:
+ *
+ *   spool ─RDB bytes─▶ RdbDecoder ─KeyVisitor calls─▶ [heartbeat drop, filter.key] ─▶ sink
+ *         ─stream bytes─▶ CommandStream ─CommandRecords─▶ [filter.command] ─▶ sink, then a Position
+ *
+ * Flow control: input is fed in pieces of at most `feedChunkBytes`, and only while
+ * `!sink.needsDrain` (we await `sink.drain()` between pieces, never in the middle of a visitor call).
+ * The link keeps reading the socket meanwhile; what we haven't taken waits in its spool.
+ * Acks: `sink.onAck(pos)` → `link.setAckedOffset(pos.offset)`, so our REPLCONF ACKs report what the
+ * target has acknowledged, not what we received.
+ */
+import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import { RdbDecoder, type RdbDecoderOptions, type RdbVisitor } from '../rdb/index.js';
+import { DEFAULT_HEARTBEAT_KEY, HeartbeatFilter, HeartbeatWriter } from '../replication/heartbeat.js';
+import { ReplicaLink, type ReplicaLinkOptions, type SyncStart } from '../replication/link.js';
+import { FRAME_RDB, FRAME_RDB_END } from '../replication/spool.js';
+import { CommandStream } from '../replication/stream.js';
+
+/** Synchronous, pure record filter (design §1). Return null to drop, or a (possibly new) record. */
+export interface SourceFilter {
+  key?(meta: KeyMeta): KeyMeta | null;
+  command?(rec: CommandRecord): CommandRecord | null;
+}
+
+export interface ReplicaSourceOptions extends ReplicaLinkOptions {
+  filter?: SourceFilter;
+  /** Heartbeat key (lag measurement); false disables both writing and dropping it. */
+  heartbeat?: { key?: string; write?: boolean; intervalMs?: number } | false;
+  rdb?: RdbDecoderOptions;
+  /** Largest piece of input fed between two needsDrain checks. Default 64 KiB. */
+  feedChunkBytes?: number;
+}
+
+export type ReplicaPhase = 'connecting' | 'waiting-bgsave' | 'snapshot' | 'stream' | 'stopped';
+
+export interface ReplicaStatus {
+  phase: ReplicaPhase;
+  mode: SyncStart['mode'] | null;
+  replid: string | null;
+  /** Offset of the last command parsed (and handed to the sink). */
+  offset: number;
+  /** Offset the target has acknowledged (what our ACKs report). */
+  ackedOffset: number;
+  /** Offset of the last byte received from the source. */
+  receivedOffset: number;
+  db: number;
+  rdbBytesReceived: number;
+  rdbBytesTotal: number | null;
+  rdbBytesApplied: number;
+  keys: number;
+  keysFiltered: number;
+  commands: number;
+  spoolBytes: number;
+  spoolMemoryBytes: number;
+  spoolDiskBytes: number;
+  /** now − newest heartbeat seen in the stream; null = unknown. */
+  lagMs: number | null;
+}
+
+export class ReplicaSource {
+  readonly link: ReplicaLink;
+  phase: ReplicaPhase = 'connecting';
+  commands = 0;
+  rdbBytesApplied = 0;
+  ackedOffset = 0;
+
+  private readonly sink: Sink;
+  private readonly o: ReplicaSourceOptions;
+  private readonly filter: SourceFilter | null;
+  private readonly hb: HeartbeatFilter | null;
+  private writer: HeartbeatWriter | null = null;
+  private decoder: RdbDecoder | null = null;
+  private stream: CommandStream | null = null;
+  private readonly snapshot: SnapshotForwarder;
+  private lastPosition = -1;
+  private stopping = false;
+  private wakeStop: (() => void) | null = null;
+  private readonly stopSignal: Promise<void>;
+  private running: Promise<void> | null = null;
+
+  constructor(sink: Sink, opts: ReplicaSourceOptions) {
+    this.sink = sink;
+    this.o = opts;
+    this.filter = opts.filter ?? null;
+    this.hb =
+      opts.heartbeat === false ? null : new HeartbeatFilter(opts.heartbeat?.key ?? DEFAULT_HEARTBEAT_KEY);
+    this.link = new ReplicaLink(opts);
+    this.snapshot = new SnapshotForwarder(sink, this.filter, this.hb);
+    this.stopSignal = new Promise((r) => {
+      this.wakeStop = r;
+    });
+  }
+
+  /** Connect and run until `stop()` (resolves) or a fatal error (rejects with a ReplicantError). */
+  run(): Promise<void> {
+    this.running ??= this.loop().catch(async (err: unknown) => {
+      await this.shutdown(false);
+      throw err;
+    });
+    return this.running;
+  }
+
+  /** Stop reading, let the sink flush, send a final ACK, close. Resolves when done. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeStop?.();
+    await this.running?.catch(() => {});
+    await this.shutdown(true);
+  }
+
+  status(): ReplicaStatus {
+    const l = this.link;
+    const s = l.spool;
+    // The link may already be receiving the RDB while we still wait for its first byte.
+    const phase = this.phase === 'waiting-bgsave' && l.phase !== 'waiting-bgsave' ? 'snapshot' : this.phase;
+    return {
+      phase,
+      mode: l.sync?.mode ?? null,
+      replid: l.sync?.replid ?? null,
+      offset: this.stream?.offset ?? l.sync?.offset ?? 0,
+      ackedOffset: this.ackedOffset,
+      receivedOffset: l.receivedOffset,
+      db: this.stream?.db ?? this.streamDb(),
+      rdbBytesReceived: l.rdbReceived,
+      rdbBytesTotal: l.rdbSize,
+      rdbBytesApplied: this.rdbBytesApplied,
+      keys: this.snapshot.keys,
+      keysFiltered: this.snapshot.keysFiltered,
+      commands: this.commands,
+      spoolBytes: s.bytes,
+      spoolMemoryBytes: s.memoryBytes,
+      spoolDiskBytes: s.diskBytes,
+      lagMs: this.hb?.lagMs() ?? null,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    this.sink.onAck((pos: Position) => {
+      if (pos.offset > this.ackedOffset) this.ackedOffset = pos.offset;
+      this.link.setAckedOffset(pos.offset);
+    });
+    const sync = await this.link.start();
+    this.ackedOffset = this.link.ackedOffset;
+    if (this.o.heartbeat !== false && this.o.heartbeat?.write !== false) this.startHeartbeat();
+    if (sync.mode === 'continue') this.beginStream(sync, this.o.resume?.db ?? 0);
+    else this.phase = 'waiting-bgsave';
+
+    const spool = this.link.spool;
+    const piece = this.o.feedChunkBytes ?? 64 * 1024;
+    while (!this.stopping) {
+      const f = spool.shift();
+      if (f === null) {
+        if (spool.finished) {
+          if (spool.error) throw spool.error;
+          return;
+        }
+        await Promise.race([spool.readable(), this.stopSignal]);
+        continue;
+      }
+      if (f.kind === FRAME_RDB_END) {
+        this.endSnapshot(sync);
+        continue;
+      }
+      for (let at = 0; at < f.data.length && !this.stopping; at += piece) {
+        const part = f.data.length <= piece ? f.data : f.data.subarray(at, at + piece);
+        if (f.kind === FRAME_RDB) this.feedRdb(part);
+        else this.feedStream(part);
+        if (this.sink.needsDrain) await this.sink.drain();
+      }
+    }
+  }
+
+  private feedRdb(part: Buffer): void {
+    if (this.decoder === null) {
+      this.phase = 'snapshot';
+      this.decoder = new RdbDecoder(this.snapshot, this.o.rdb);
+    }
+    this.decoder.write(part);
+    this.rdbBytesApplied += part.length;
+  }
+
+  private endSnapshot(sync: SyncStart): void {
+    if (this.decoder === null) this.decoder = new RdbDecoder(this.snapshot, this.o.rdb);
+    this.decoder.end(); // throws ERR_RDB_TRUNCATED if the transfer ended early
+    this.decoder = null;
+    this.beginStream(sync, this.streamDb());
+  }
+
+  private beginStream(sync: SyncStart, db: number): void {
+    this.phase = 'stream';
+    this.stream = new CommandStream({
+      offset: sync.offset,
+      db,
+      addr: this.link.addr,
+      heartbeat: this.hb,
+      emit: (rec) => this.emit(rec),
+      onGetAck: (offset) => this.link.getAck(offset),
+    });
+    this.position();
+  }
+
+  private feedStream(part: Buffer): void {
+    this.stream!.feed(part);
+    this.position();
+  }
+
+  /** Everything before the stream's committed offset has been handed to the sink. */
+  private position(): void {
+    const s = this.stream!;
+    if (s.committed === this.lastPosition || this.link.sync?.mode === 'sync') return;
+    this.lastPosition = s.committed;
+    this.sink.position({ replid: this.link.sync!.replid, offset: s.committed, db: s.db });
+  }
+
+  private emit(rec: CommandRecord): void {
+    const out = this.filter?.command ? this.filter.command(rec) : rec;
+    if (out === null) return;
+    this.commands++;
+    this.sink.command(out);
+  }
+
+  /** Initial db of the stream after a full sync: aux repl-stream-db, default 0 (protocol.md §1.3). */
+  private streamDb(): number {
+    const v = Number(this.snapshot.auxFields.get('repl-stream-db') ?? 0);
+    return Number.isInteger(v) && v >= 0 ? v : 0;
+  }
+
+  private startHeartbeat(): void {
+    const hb = this.o.heartbeat || {};
+    this.writer = new HeartbeatWriter({
+      host: this.o.host,
+      port: this.o.port,
+      username: this.o.username,
+      password: this.o.password,
+      key: hb.key ?? DEFAULT_HEARTBEAT_KEY,
+      intervalMs: hb.intervalMs ?? 1000,
+      ...(this.o.log ? { log: this.o.log } : {}),
+    });
+    this.writer.start();
+  }
+
+  private async shutdown(flush: boolean): Promise<void> {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    await this.writer?.stop();
+    try {
+      // Let the target acknowledge what we fed, so the final ACK (sent by close) reports it.
+      if (flush) await this.sink.flush();
+    } finally {
+      await this.link.close();
+    }
+  }
+}
+
+/** The RDB visitor: forwards to the sink, minus the heartbeat key and what the filter drops. */
+class SnapshotForwarder implements RdbVisitor {
+  keys = 0;
+  keysFiltered = 0;
+  /** Aux fields of the snapshot we care about (repl-stream-db, repl-id, repl-offset). */
+  readonly auxFields = new Map<string, string>();
+  private skipping = false;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly filter: SourceFilter | null,
+    private readonly hb: HeartbeatFilter | null,
+  ) {}
+
+  keyStart(meta: KeyMeta): void {
+    if (this.hb?.isKey(meta.key)) {
+      this.skipping = true;
+      return;
+    }
+    const m = this.filter?.key ? this.filter.key(meta) : meta;
+    if (m === null) {
+      this.skipping = true;
+      this.keysFiltered++;
+      return;
+    }
+    this.keys++;
+    this.sink.keyStart(m);
+  }
+  keyRaw(chunk: Buffer): void {
+    if (!this.skipping) this.sink.keyRaw(chunk);
+  }
+  keyElements(chunk: ValueChunk): void {
+    if (!this.skipping) this.sink.keyElements(chunk);
+  }
+  keyEnd(): void {
+    if (this.skipping) this.skipping = false;
+    else this.sink.keyEnd();
+  }
+  functionLibrary(code: Buffer): void {
+    this.sink.functionLibrary(code);
+  }
+  aux(key: Buffer, value: Buffer): void {
+    const k = key.toString('latin1');
+    if (k === 'repl-stream-db' || k === 'repl-id' || k === 'repl-offset')
+      this.auxFields.set(k, value.toString('latin1'));
+  }
+}
