@@ -1,0 +1,341 @@
+/**
+ * StandaloneSink: writes snapshot keys and replication commands into one standalone target through
+ * one pipelined connection (design §1, §3).
+ *
+ * Per key, the cheapest correct path. The key's raw chunks (when RESTORE is possible at all) and its
+ * rewrite commands are buffered until `keyEnd` or until they pass `bigKeyBytes`:
+ *   - at `keyEnd`, small and accepted by the target → one `RESTORE … ABSTTL [REPLACE]`;
+ *   - otherwise → `DEL` (overwrite mode) or an `EXISTS` gate (skip mode), the buffered commands, then
+ *     the rest of the value streamed as it arrives, then `PEXPIREAT` last, so a key never carries its
+ *     TTL before it is complete. Memory: ≤ bigKeyBytes of raw + ≤ bigKeyBytes of commands + the window.
+ *
+ * Ordering: one connection, so everything — keys, commands, SELECTs, positions — is applied in the
+ * order it was fed. Positions are acked (`onAck`) once every write before them is answered.
+ */
+import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import { buildDumpPayload } from '../rdb/index.js';
+import type { CommandArg } from '../resp/index.js';
+import { isCommand, noFunctionsError } from './errors.js';
+import { K, WritePipeline } from './pipeline.js';
+import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
+import { Rewriter } from './rewrite.js';
+import {
+  countSkipped,
+  newSinkStats,
+  type SinkStats,
+  type StandaloneSinkOptions,
+  type TargetCaps,
+  type Writer,
+} from './types.js';
+
+const MiB = 1024 * 1024;
+/** Room left under proto-max-bulk-len for the command around the biggest argument. */
+const HEADROOM = 64 * 1024;
+
+/** Key states: not written at all, buffering until the path is known, or streaming commands. */
+const SKIP = 0;
+const BUFFER = 1;
+const STREAM = 2;
+
+export class StandaloneSink implements Sink {
+  readonly stats: SinkStats = newSinkStats();
+  /** Effective limits after capping to the target. */
+  readonly bigKeyBytes: number;
+  readonly chunkBytes: number;
+  private readonly pipe: WritePipeline;
+  private readonly rewriter: Rewriter;
+  private readonly overwrite: boolean;
+  private readonly now: () => number;
+  private readonly restoreAuto: boolean;
+  private readonly skipFunctions: boolean;
+  /** DB the connection is in once everything sent so far has run (-1: unknown, SELECT first). */
+  private db = -1;
+
+  // Current key.
+  private meta: KeyMeta | null = null;
+  private key: Buffer = Buffer.alloc(0);
+  private keyId = 0;
+  private state = SKIP;
+  private collectRaw = false;
+  private raw: Buffer[] = [];
+  private rawBytes = 0;
+  private cmds: CommandArg[][] = [];
+  private cmdBytes = 0;
+
+  constructor(
+    writer: Writer,
+    private readonly caps: TargetCaps,
+    opts: StandaloneSinkOptions = {},
+  ) {
+    this.overwrite = (opts.onConflict ?? 'overwrite') === 'overwrite';
+    this.now = opts.now ?? Date.now;
+    this.restoreAuto = (opts.restore ?? 'auto') === 'auto';
+    this.skipFunctions = opts.skipFunctions ?? false;
+    const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
+    this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
+    this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
+    this.pipe = new WritePipeline(writer, this.stats, opts.classify, (id) => {
+      if (id === this.keyId && this.state !== SKIP) this.dropKey();
+    });
+    const v = caps.versionNum;
+    const valkey = caps.family === 'valkey';
+    this.rewriter = new Rewriter(
+      (argv) => this.rewriteCommand(argv),
+      {
+        chunkElements: Math.max(1, opts.chunkElements ?? 512),
+        chunkBytes: this.chunkBytes,
+        fieldTtl: caps.hasCommand('hpexpireat'),
+        hashFieldTtl: opts.hashFieldTtl ?? 'keep',
+        streamV2: valkey || v >= 70000,
+        createConsumer: valkey || v >= 60200,
+      },
+      this.stats,
+      this.now,
+    );
+  }
+
+  get needsDrain(): boolean {
+    return this.pipe.needsDrain;
+  }
+
+  /** Entries sent or held and not yet answered. */
+  get pending(): number {
+    return this.pipe.pending;
+  }
+
+  drain(): Promise<void> {
+    return this.pipe.drain();
+  }
+
+  flush(): Promise<void> {
+    return this.pipe.flush();
+  }
+
+  /** Waits for every write to be answered. The connection belongs to the caller, who closes it. */
+  close(): Promise<void> {
+    return this.pipe.flush();
+  }
+
+  onAck(cb: (pos: Position) => void): void {
+    this.pipe.onAck(cb);
+  }
+
+  position(pos: Position): void {
+    this.pipe.position(pos);
+  }
+
+  // ---- snapshot keys ----------------------------------------------------------------------------
+
+  keyStart(meta: KeyMeta): void {
+    this.keyId++;
+    this.meta = meta;
+    this.state = SKIP;
+    if (this.pipe.failure !== null) return;
+    this.stats.keys[meta.type]++;
+    if (meta.expireAtMs !== null && meta.expireAtMs <= this.now()) {
+      countSkipped(this.stats, 'expired');
+      return;
+    }
+    const restorable = this.restoreAuto && restoreRefusal(meta, this.caps) === null;
+    if (meta.type === 'module' && !restorable) {
+      countSkipped(this.stats, `module:${meta.module?.name ?? 'unknown'}`);
+      return;
+    }
+    this.key = Buffer.from(meta.key); // KeyMeta.key may be a view into the decoder's input
+    this.state = BUFFER;
+    this.collectRaw = restorable;
+    this.raw = [];
+    this.rawBytes = 0;
+    this.cmds = [];
+    this.cmdBytes = 0;
+    this.rewriter.begin(this.key);
+  }
+
+  keyRaw(chunk: Buffer): void {
+    if (this.state !== BUFFER || !this.collectRaw) return;
+    this.rawBytes += chunk.length;
+    if (payloadSize(this.rawBytes) > this.bigKeyBytes) {
+      // Too big for one RESTORE: rewrite instead (module values can't be rewritten).
+      this.collectRaw = false;
+      this.raw = [];
+      if (this.meta!.type === 'module') {
+        countSkipped(this.stats, `module:${this.meta!.module?.name ?? 'unknown'}`);
+        this.state = SKIP;
+      } else this.commit();
+      return;
+    }
+    this.raw.push(Buffer.from(chunk)); // copy: the chunk may be a view into a reused input buffer
+  }
+
+  keyElements(chunk: ValueChunk): void {
+    if (this.state === SKIP || this.meta!.type === 'module') return;
+    if (!this.rewriter.chunk(chunk)) {
+      // A field TTL the target can't hold and hashFieldTtl 'skip-key': undo what was written.
+      countSkipped(this.stats, 'hash-field-ttl');
+      if (this.state === STREAM) {
+        this.stats.rewritten[this.meta!.type]--;
+        this.emit(K.WRITE, ['DEL', this.key], 'DEL');
+      }
+      this.dropKey();
+    }
+  }
+
+  keyEnd(): void {
+    const meta = this.meta;
+    if (meta === null || this.state === SKIP) {
+      this.meta = null;
+      return;
+    }
+    if (this.state === BUFFER && this.collectRaw) {
+      this.restore(meta);
+    } else {
+      this.rewriter.finish(meta);
+      if (this.state === BUFFER) this.commit();
+      if (this.state === STREAM && meta.expireAtMs !== null) {
+        this.emit(K.WRITE, ['PEXPIREAT', this.key, meta.expireAtMs], 'PEXPIREAT');
+      }
+    }
+    this.dropKey();
+    this.meta = null;
+  }
+
+  functionLibrary(code: Buffer): void {
+    if (this.pipe.failure !== null) return;
+    if (this.skipFunctions) {
+      countSkipped(this.stats, 'function');
+      return;
+    }
+    if (!this.caps.hasCommand('function')) {
+      this.pipe.fail(noFunctionsError(), null);
+      return;
+    }
+    const argv: CommandArg[] = ['FUNCTION', 'LOAD'];
+    if (this.overwrite) argv.push('REPLACE');
+    argv.push(Buffer.from(code));
+    this.pipe.send(this.pipe.entry(K.FUNCTION, argv, 'FUNCTION LOAD', null, this.db, -1));
+  }
+
+  // ---- replication stream -----------------------------------------------------------------------
+
+  command(rec: CommandRecord): void {
+    if (this.pipe.failure !== null) return;
+    // Sent commands are encoded at once; held ones (behind a skip-mode EXISTS) wait, so they get copies.
+    if (this.pipe.gated) rec = copyRecord(rec);
+    if (rec.multi !== undefined) {
+      this.select(rec.db);
+      this.send(K.WRITE, ['MULTI'], 'MULTI', null, -1);
+      const names: string[] = [];
+      for (const argv of rec.multi) {
+        const name = String(argv[0] ?? '').toUpperCase(); // command names are ASCII; never a key or value
+        names.push(name);
+        if (isCommand(argv[0], 'select')) this.db = Number(String(argv[1]));
+        this.send(K.WRITE, argv, name, argv.length > 1 ? argv[1]! : null, -1);
+      }
+      const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
+      e.inner = names;
+      this.pipe.send(e);
+      return;
+    }
+    const argv = rec.argv;
+    if (isCommand(argv[0], 'select')) {
+      this.select(Number(String(argv[1])));
+      return;
+    }
+    this.select(rec.db);
+    this.send(K.CMD, argv, String(argv[0] ?? '').toUpperCase(), argv.length > 1 ? argv[1]! : null, -1);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private select(db: number): void {
+    if (db === this.db) return;
+    this.db = db;
+    this.send(K.WRITE, ['SELECT', db], 'SELECT', null, -1);
+  }
+
+  private send(kind: number, argv: CommandArg[], name: string, key: Buffer | null, keyId: number): void {
+    this.pipe.send(this.pipe.entry(kind, argv, name, key, this.db, keyId));
+  }
+
+  /** A command of the current key. */
+  private emit(kind: number, argv: CommandArg[], name: string): void {
+    const e = this.pipe.entry(kind, argv, name, this.key, this.db, this.keyId);
+    e.type = this.meta!.type;
+    this.pipe.send(e);
+  }
+
+  private restore(meta: KeyMeta): void {
+    const payload = buildDumpPayload(meta.rdbType, this.raw, meta.rdbVersion);
+    this.raw = [];
+    this.select(meta.db);
+    const argv = restoreArgv(meta, payload, this.overwrite, this.caps, this.now());
+    const kind = meta.type === 'module' ? K.MODULE : this.overwrite ? K.WRITE : K.RESTORE_NX;
+    const e = this.pipe.entry(kind, argv, 'RESTORE', this.key, this.db, this.keyId);
+    e.type = meta.type;
+    e.module = meta.module?.name ?? null;
+    this.stats.restored[meta.type]++;
+    this.pipe.send(e);
+  }
+
+  /** The key goes by rewrite: open it on the target, send what was buffered, stream the rest. */
+  private commit(): void {
+    const meta = this.meta!;
+    this.collectRaw = false;
+    this.raw = [];
+    this.state = STREAM;
+    this.stats.rewritten[meta.type]++;
+    this.select(meta.db);
+    // Skip mode: the key's commands wait behind its EXISTS (the pipeline's gate).
+    if (this.overwrite) this.emit(K.WRITE, ['DEL', this.key], 'DEL');
+    else this.emit(K.EXISTS, ['EXISTS', this.key], 'EXISTS');
+    const cmds = this.cmds;
+    this.cmds = [];
+    this.cmdBytes = 0;
+    for (const argv of cmds) this.emit(K.WRITE, argv, String(argv[0]));
+  }
+
+  private rewriteCommand(argv: CommandArg[]): void {
+    if (this.state === SKIP) return;
+    const copy = copyArgs(argv, this.key);
+    if (this.state === STREAM) {
+      this.emit(K.WRITE, copy, String(argv[0]));
+      return;
+    }
+    this.cmds.push(copy);
+    for (const a of copy) this.cmdBytes += Buffer.isBuffer(a) ? a.length + 16 : 16;
+    if (this.cmdBytes > this.bigKeyBytes) this.commit();
+  }
+
+  private dropKey(): void {
+    this.state = SKIP;
+    this.raw = [];
+    this.cmds = [];
+    this.collectRaw = false;
+  }
+}
+
+/**
+ * Copy the Buffer arguments of a command into one new slab (they may be views into the producer's
+ * reused input, and the command may wait in a buffer). `key` is ours already and is not copied.
+ */
+function copyArgs(argv: CommandArg[], key: Buffer | null): CommandArg[] {
+  let n = 0;
+  for (const a of argv) if (Buffer.isBuffer(a) && a !== key) n += a.length;
+  if (n === 0) return argv;
+  const slab = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!Buffer.isBuffer(a) || a === key) continue;
+    a.copy(slab, o);
+    argv[i] = slab.subarray(o, o + a.length);
+    o += a.length;
+  }
+  return argv;
+}
+
+function copyRecord(rec: CommandRecord): CommandRecord {
+  const argv = copyArgs([...rec.argv], null) as Buffer[];
+  if (rec.multi === undefined) return { ...rec, argv };
+  return { ...rec, argv, multi: rec.multi.map((a) => copyArgs([...a], null) as Buffer[]) };
+}

@@ -1,0 +1,113 @@
+/**
+ * What a sink needs from the rest of the program, as small interfaces: a pipelined writer (the
+ * target connection), the target's capabilities (from the probe), the options, and the counters.
+ * Kept as interfaces so the sink logic is testable against any writer (tests also use ioredis).
+ */
+import type { CommandArg } from '../resp/index.js';
+import type { ValueType } from '../records.js';
+
+/** Reply callback of a pipelined write; replies arrive in send order. `err` is a ServerReplyError or a connection error. */
+export type ReplyCallback = (err: Error | null, reply: unknown) => void;
+
+/** The part of `RedisConnection` (src/net) a sink writes through. */
+export interface Writer {
+  /** Queue one command; `cb` is called with its reply, in send order. Never returns a Promise. */
+  send(argv: CommandArg[], cb: ReplyCallback): void;
+  /** True while the in-flight window is full; the producer should await `drain()`. */
+  readonly needsDrain: boolean;
+  /** Resolves when the window has room again. */
+  drain(): Promise<void>;
+}
+
+/** The part of the probed `ServerInfo` (src/net) that decides RESTORE-or-rewrite and command forms. */
+export interface TargetCaps {
+  family: 'redis' | 'valkey';
+  /** e.g. 70015 for 7.0.15. */
+  versionNum: number;
+  /** Highest RDB/DUMP payload version the target's RESTORE accepts. */
+  maxRdbVersion: number;
+  /** The target's `proto-max-bulk-len`: no argument may exceed it. */
+  protoMaxBulkLen: number;
+  /** Command names are lower case. */
+  hasCommand(name: string): boolean;
+}
+
+/** How a refused reply is to be handled; mirrors src/net `classifyReplyError`. */
+export interface ReplyClass {
+  action: string;
+  code: string;
+  hint?: string | undefined;
+}
+
+export interface StandaloneSinkOptions {
+  /** 'overwrite' replaces target keys; 'skip' leaves existing keys and counts them. Default 'overwrite'. */
+  onConflict?: 'overwrite' | 'skip';
+  /** Raw value size above which a key is streamed as chunked commands. Default 64 MiB, capped below protoMaxBulkLen. */
+  bigKeyBytes?: number;
+  /** Elements per rewrite command. Default 512. */
+  chunkElements?: number;
+  /** Byte budget of one rewrite command. Default min(8 MiB, bigKeyBytes). */
+  chunkBytes?: number;
+  /** 'never' always rewrites (tests, `--no-restore`). Default 'auto'. */
+  restore?: 'auto' | 'never';
+  /**
+   * Hash field TTLs on a target without HPEXPIREAT: 'keep' writes the fields without their TTL,
+   * 'drop' leaves out fields that have a TTL, 'skip-key' skips the whole key. Default 'keep'.
+   */
+  hashFieldTtl?: 'keep' | 'drop' | 'skip-key';
+  /** Count function libraries instead of loading them (`--skip-functions`). */
+  skipFunctions?: boolean;
+  /** Clock for expiry decisions (tests inject it). */
+  now?: () => number;
+  /** Reply-error classifier (src/net `classifyReplyError`); the sink's own hints are used when absent. */
+  classify?: (err: Error) => ReplyClass;
+}
+
+/** Plain counters; the metrics layer reads them. */
+export interface SinkStats {
+  /** Snapshot keys received, by type (expired and skipped ones included). */
+  keys: Record<ValueType, number>;
+  restored: Record<ValueType, number>;
+  rewritten: Record<ValueType, number>;
+  /** Keys not written, by reason: expired, conflict, module:<name>, hash-field-ttl, unsupported. */
+  skipped: Record<string, number>;
+  /** Hash fields left out because their TTL had passed (or per `hashFieldTtl: 'drop'`). */
+  fieldsDropped: number;
+  /** Stream-phase command records applied (acknowledged by the target). */
+  commands: number;
+  /** Commands sent (all kinds) and their encoded bytes. */
+  commandsSent: number;
+  bytesSent: number;
+  /** Largest single command sent, in encoded bytes (checks the chunking). */
+  maxCommandBytes: number;
+  functions: number;
+}
+
+const zeroByType = (): Record<ValueType, number> => ({
+  string: 0,
+  list: 0,
+  set: 0,
+  zset: 0,
+  hash: 0,
+  stream: 0,
+  module: 0,
+});
+
+export function newSinkStats(): SinkStats {
+  return {
+    keys: zeroByType(),
+    restored: zeroByType(),
+    rewritten: zeroByType(),
+    skipped: {},
+    fieldsDropped: 0,
+    commands: 0,
+    commandsSent: 0,
+    bytesSent: 0,
+    maxCommandBytes: 0,
+    functions: 0,
+  };
+}
+
+export function countSkipped(stats: SinkStats, reason: string, n = 1): void {
+  stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
+}
