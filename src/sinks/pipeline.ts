@@ -43,8 +43,8 @@ export interface Entry {
   module: string | null;
   pos: Position | null;
   done: ((err: Error | null) => void) | null;
-  /** EXEC: the inner command names, for the error message. */
-  inner: string[] | null;
+  /** EXEC: the inner commands' names and keys, for the error message. */
+  inner: [string, Buffer | null][] | null;
 }
 
 export class WritePipeline {
@@ -185,7 +185,8 @@ export class WritePipeline {
         if (err === null && Array.isArray(reply)) {
           const i = reply.findIndex((r) => r instanceof Error);
           if (i >= 0) {
-            this.fail(reply[i] as Error, e, e.inner?.[i]);
+            const inner = e.inner?.[i];
+            this.fail(reply[i] as Error, inner === undefined ? e : { ...e, name: inner[0], key: inner[1] });
             return;
           }
           this.stats.commands++;
@@ -246,7 +247,7 @@ export class WritePipeline {
   }
 
   /** Record the first fatal error; reject every waiter. */
-  fail(err: Error, e: Entry | null, name?: string): void {
+  fail(err: Error, e: Entry | null): void {
     if (this.failure !== null) return;
     let cls: ReplyClass | null = null;
     if (this.classify !== undefined && err instanceof ServerReplyError) cls = this.classify(err);
@@ -255,7 +256,7 @@ export class WritePipeline {
         ? err instanceof ReplicantError
           ? err
           : targetWriteError(err, 'a write', null, -1, cls)
-        : targetWriteError(err, name ?? e.name, e.key, e.db, cls);
+        : targetWriteError(err, e.name, e.key, e.db, cls);
     for (let i = this.head; i < this.fifo.length; i++) this.fifo[i]!.done?.(this.failure);
     for (const h of this.held) h.done?.(this.failure);
     this.held = [];

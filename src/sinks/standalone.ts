@@ -224,15 +224,15 @@ export class StandaloneSink implements Sink {
     if (rec.multi !== undefined) {
       this.select(rec.db);
       this.send(K.WRITE, ['MULTI'], 'MULTI', null, -1);
-      const names: string[] = [];
+      const inner: [string, Buffer | null][] = [];
       for (const argv of rec.multi) {
         const name = String(argv[0] ?? '').toUpperCase(); // command names are ASCII; never a key or value
-        names.push(name);
+        inner.push([name, argv.length > 1 ? Buffer.from(argv[1]!) : null]);
         if (isCommand(argv[0], 'select')) this.db = Number(String(argv[1]));
         this.send(K.WRITE, argv, name, argv.length > 1 ? argv[1]! : null, -1);
       }
       const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
-      e.inner = names;
+      e.inner = inner;
       this.pipe.send(e);
       return;
     }

@@ -44,7 +44,7 @@ export class SocketWriter implements Writer {
   }
 
   get inflight(): number {
-    return this.cbs.length - this.head;
+    return this.cbs.length - this.head + this.heldReplies.length; // held replies still occupy the window
   }
 
   get needsDrain(): boolean {
@@ -70,6 +70,7 @@ export class SocketWriter implements Writer {
     const h = this.heldReplies;
     this.heldReplies = [];
     for (const [cb, e, r] of h) cb(e, r);
+    this.wake();
   }
 
   close(): void {
@@ -87,6 +88,10 @@ export class SocketWriter implements Writer {
       if (this.hold) this.heldReplies.push([cb, err, err ? null : v]);
       else cb(err, err ? null : v);
     }
+    this.wake();
+  }
+
+  private wake(): void {
     if (this.inflight <= this.window / 2 && this.waiters.length > 0) {
       const w = this.waiters;
       this.waiters = [];
