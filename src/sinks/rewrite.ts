@@ -37,6 +37,8 @@ export class Rewriter {
   private cur: CommandArg[] | null = null;
   private curBytes = 0;
   private curCount = 0;
+  /** Arguments of `cur` before this index are our own copies. */
+  private curCopied = 0;
   private stringStarted = false;
   private streamEntries = 0;
   private group: Buffer | null = null;
@@ -61,6 +63,16 @@ export class Rewriter {
 
   /** Turn one chunk into commands. Returns false when the key must be skipped (hash field TTL policy). */
   chunk(c: ValueChunk): boolean {
+    const ok = this.convert(c);
+    // The batch may outlive this call; its arguments are views into the producer's input, valid only now.
+    if (this.cur !== null && this.curCopied < this.cur.length) {
+      copyTail(this.cur, this.curCopied);
+      this.curCopied = this.cur.length;
+    }
+    return ok;
+  }
+
+  private convert(c: ValueChunk): boolean {
     switch (c.kind) {
       case 'string':
         this.string(c.data);
@@ -174,6 +186,7 @@ export class Rewriter {
 
   private start(name: string): void {
     this.cur = [name, this.key];
+    this.curCopied = 2;
     this.curBytes = 32 + this.key.length;
     this.curCount = 0;
   }
@@ -267,5 +280,24 @@ export class Rewriter {
       ]);
       i = j;
     }
+  }
+}
+
+/** Copy the Buffer arguments from index `from` on into one new slab, in place. */
+function copyTail(argv: CommandArg[], from: number): void {
+  let n = 0;
+  for (let i = from; i < argv.length; i++) {
+    const a = argv[i];
+    if (Buffer.isBuffer(a)) n += a.length;
+  }
+  if (n === 0) return;
+  const slab = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (let i = from; i < argv.length; i++) {
+    const a = argv[i];
+    if (!Buffer.isBuffer(a)) continue;
+    a.copy(slab, o);
+    argv[i] = slab.subarray(o, o + a.length);
+    o += a.length;
   }
 }

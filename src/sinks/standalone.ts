@@ -15,7 +15,8 @@
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { buildDumpPayload } from '../rdb/index.js';
 import type { CommandArg } from '../resp/index.js';
-import { isCommand, noFunctionsError } from './errors.js';
+import { ReplicantError } from '../errors.js';
+import { isCommand, noFunctionsError, printableKey } from './errors.js';
 import { K, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
 import { Rewriter } from './rewrite.js';
@@ -57,6 +58,8 @@ export class StandaloneSink implements Sink {
   private keyId = 0;
   private state = SKIP;
   private collectRaw = false;
+  /** The decoder (auto mode) delivers this key raw-only until `keyUpgraded` (see decoderOptions). */
+  private rawOnly = false;
   private raw: Buffer[] = [];
   private rawBytes = 0;
   private cmds: CommandArg[][] = [];
@@ -144,11 +147,42 @@ export class StandaloneSink implements Sink {
     this.key = Buffer.from(meta.key); // KeyMeta.key may be a view into the decoder's input
     this.state = BUFFER;
     this.collectRaw = restorable;
+    this.rawOnly = false;
     this.raw = [];
     this.rawBytes = 0;
     this.cmds = [];
     this.cmdBytes = 0;
     this.rewriter.begin(this.key);
+  }
+
+  /**
+   * Options for an RdbDecoder feeding this sink: auto mode decodes only the keys that can't be
+   * restored, and upgrades a raw-only key to decoded once it passes the big-key threshold.
+   */
+  decoderOptions(): {
+    decodeValues: 'auto';
+    wantElements: (meta: KeyMeta) => boolean;
+    rawOnlyMaxBytes: number;
+  } {
+    return {
+      decodeValues: 'auto',
+      wantElements: (meta) => this.wantElements(meta),
+      rawOnlyMaxBytes: this.bigKeyBytes - 64, // below our own threshold: the upgrade comes first
+    };
+  }
+
+  /** Called by an auto-mode decoder right after `keyStart`: does this key need its elements? */
+  wantElements(_meta: KeyMeta): boolean {
+    if (this.state !== BUFFER) return false; // skipped (expired, module, failed): nothing needed
+    this.rawOnly = this.collectRaw;
+    return !this.collectRaw;
+  }
+
+  /** Auto mode: the key passed `rawOnlyMaxBytes`; its elements follow from the first one. */
+  keyUpgraded(): void {
+    if (this.state !== BUFFER) return;
+    this.rawOnly = false;
+    this.commit();
   }
 
   keyRaw(chunk: Buffer): void {
@@ -161,7 +195,7 @@ export class StandaloneSink implements Sink {
       if (this.meta!.type === 'module') {
         countSkipped(this.stats, `module:${this.meta!.module?.name ?? 'unknown'}`);
         this.state = SKIP;
-      } else this.commit();
+      } else if (!this.rawOnly) this.commit(); // raw-only: wait for keyUpgraded and the elements
       return;
     }
     this.raw.push(Buffer.from(chunk)); // copy: the chunk may be a view into a reused input buffer
@@ -188,6 +222,18 @@ export class StandaloneSink implements Sink {
     }
     if (this.state === BUFFER && this.collectRaw) {
       this.restore(meta);
+    } else if (this.state === BUFFER && this.rawOnly) {
+      // Too big to restore and no elements will come: the decoder's rawOnlyMaxBytes is above ours.
+      this.pipe.fail(
+        new ReplicantError(
+          'ERR_INTERNAL',
+          `key "${printableKey(this.key)}" outgrew bigKeyBytes in raw-only mode`,
+          {
+            hint: "this is a bug in replicant (decoder rawOnlyMaxBytes must be below the sink's bigKeyBytes); report it",
+          },
+        ),
+        null,
+      );
     } else {
       this.rewriter.finish(meta);
       if (this.state === BUFFER) this.commit();
@@ -296,11 +342,12 @@ export class StandaloneSink implements Sink {
 
   private rewriteCommand(argv: CommandArg[]): void {
     if (this.state === SKIP) return;
-    const copy = copyArgs(argv, this.key);
     if (this.state === STREAM) {
-      this.emit(K.WRITE, copy, String(argv[0]));
+      // The writer encodes at once; only a command that waits behind an EXISTS needs its own copy.
+      this.emit(K.WRITE, this.pipe.gated ? copyArgs(argv, this.key) : argv, String(argv[0]));
       return;
     }
+    const copy = copyArgs(argv, this.key);
     this.cmds.push(copy);
     for (const a of copy) this.cmdBytes += Buffer.isBuffer(a) ? a.length + 16 : 16;
     if (this.cmdBytes > this.bigKeyBytes) this.commit();

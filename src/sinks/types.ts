@@ -11,7 +11,11 @@ export type ReplyCallback = (err: Error | null, reply: unknown) => void;
 
 /** The part of `RedisConnection` (src/net) a sink writes through. */
 export interface Writer {
-  /** Queue one command; `cb` is called with its reply, in send order. Never returns a Promise. */
+  /**
+   * Queue one command; `cb` is called with its reply, in send order. Never returns a Promise.
+   * Must encode (copy) the argument Buffers before returning: the sink passes views into the
+   * producer's input, which is reused after the call (RedisConnection and CommandWriter do this).
+   */
   send(argv: CommandArg[], cb: ReplyCallback): void;
   /** True while the in-flight window is full; the producer should await `drain()`. */
   readonly needsDrain: boolean;

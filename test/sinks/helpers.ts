@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { ServerReplyError } from '../../src/errors.js';
+import type { RdbDecoderOptions } from '../../src/rdb/index.js';
 import type { Sink } from '../../src/records.js';
 import { type CommandArg, encodeCommand, NEED_MORE, RespDecoder } from '../../src/resp/index.js';
 import type { ReplyCallback, TargetCaps, Writer } from '../../src/sinks/index.js';
@@ -118,9 +119,13 @@ export async function readCaps(c: Redis): Promise<TargetCaps> {
 }
 
 /** SAVE the source and feed its RDB file through `sink` (with flow control), then flush. */
-export async function copyViaRdb(source: TestServer, sink: Sink): Promise<void> {
+export async function copyViaRdb(
+  source: TestServer,
+  sink: Sink,
+  decoder: RdbDecoderOptions = {},
+): Promise<void> {
   await source.client.save();
-  await readRdbFile(path.join(source.dir, 'dump.rdb'), sink, { flow: sink });
+  await readRdbFile(path.join(source.dir, 'dump.rdb'), sink, { flow: sink, decoder });
   await sink.flush();
 }
 

@@ -46,12 +46,15 @@ afterAll(async () => {
   await target?.stop();
 });
 
-async function run(opts: StandaloneSinkOptions): Promise<{ sink: StandaloneSink; w: SocketWriter }> {
+async function run(
+  opts: StandaloneSinkOptions,
+  autoDecode = false,
+): Promise<{ sink: StandaloneSink; w: SocketWriter }> {
   await target.client.flushall();
   await target.client.call('FUNCTION', 'FLUSH');
   const w = await SocketWriter.connect(target.port, 64);
   const sink = new StandaloneSink(w, await readCaps(target.client), opts);
-  await copyViaRdb(source, sink);
+  await copyViaRdb(source, sink, autoDecode ? sink.decoderOptions() : {});
   w.close();
   return { sink, w };
 }
@@ -95,6 +98,19 @@ describe('StandaloneSink round trip (redis 7.0 → 7.0)', () => {
     expect(oversized(w, 4096 + 256)).toEqual([]);
     expect(w.names).toContain('APPEND'); // the 70 kB strings went as SET + APPENDs
     expect(sink.stats.maxCommandBytes).toBe(Math.max(...w.sizes));
+  });
+
+  it('decoder in auto mode (elements only for keys that need them, upgrade past the threshold): still equal', async () => {
+    for (const bigKeyBytes of [4096, 64 * 1024 * 1024]) {
+      const { sink, w } = await run({ restore: 'auto', bigKeyBytes, chunkElements: 7 }, true);
+      await expectSame();
+      expect(oversized(w, bigKeyBytes + 256)).toEqual([]);
+      const rewritten = Object.values(sink.stats.rewritten).reduce((a, b) => a + b, 0);
+      expect(rewritten > 0).toBe(bigKeyBytes === 4096);
+    }
+    const { sink } = await run({ restore: 'never' }, true);
+    await expectSame();
+    expect(Object.values(sink.stats.restored).reduce((a, b) => a + b, 0)).toBe(0);
   });
 
   it("restore 'never' with chunkElements 1: one element per command, still equal", async () => {
