@@ -28,6 +28,7 @@ export const K = {
   FUNCTION: 6, // FUNCTION LOAD; "already exists" in skip mode = skipped
   POSITION: 7,
   FLUSH: 8,
+  KEY_DONE: 9, // marker after a key's last command: counts the key as written unless it was dropped
 } as const;
 
 export interface Entry {
@@ -151,6 +152,8 @@ export class WritePipeline {
   private fire(e: Entry): void {
     if (e.kind === K.POSITION) {
       for (const cb of this.acks) cb(e.pos!);
+    } else if (e.kind === K.KEY_DONE) {
+      if (e.keyId !== this.dropKeyId) this.stats.keysWritten++;
     } else e.done?.(null);
   }
 
@@ -196,6 +199,7 @@ export class WritePipeline {
         if (err instanceof ServerReplyError && err.prefix === 'BUSYKEY') {
           this.stats.restored[e.type!]--;
           countSkipped(this.stats, 'conflict');
+          this.dropKeyId = e.keyId;
           return;
         }
         break;
@@ -203,11 +207,13 @@ export class WritePipeline {
         if (err instanceof ServerReplyError && /Bad data format|module/i.test(err.message)) {
           this.stats.restored.module--;
           countSkipped(this.stats, `module:${e.module}`);
+          this.dropKeyId = e.keyId;
           return;
         }
         if (err instanceof ServerReplyError && err.prefix === 'BUSYKEY') {
           this.stats.restored.module--;
           countSkipped(this.stats, 'conflict');
+          this.dropKeyId = e.keyId;
           return;
         }
         break;

@@ -60,6 +60,8 @@ export class StandaloneSink implements Sink {
   private collectRaw = false;
   /** The decoder (auto mode) delivers this key raw-only until `keyUpgraded` (see decoderOptions). */
   private rawOnly = false;
+  /** Why the current key would be rewritten (counted in stats.rewriteReasons). */
+  private refusal = 'size';
   private raw: Buffer[] = [];
   private rawBytes = 0;
   private cmds: CommandArg[][] = [];
@@ -139,7 +141,9 @@ export class StandaloneSink implements Sink {
       countSkipped(this.stats, 'expired');
       return;
     }
-    const restorable = this.restoreAuto && restoreRefusal(meta, this.caps) === null;
+    const refusal = this.restoreAuto ? restoreRefusal(meta, this.caps) : 'never';
+    const restorable = refusal === null;
+    this.refusal = refusal ?? 'size'; // if it is rewritten after all, it was too big
     if (meta.type === 'module' && !restorable) {
       countSkipped(this.stats, `module:${meta.module?.name ?? 'unknown'}`);
       return;
@@ -241,8 +245,13 @@ export class StandaloneSink implements Sink {
         this.emit(K.WRITE, ['PEXPIREAT', this.key, meta.expireAtMs], 'PEXPIREAT');
       }
     }
+    if (this.state !== SKIP) this.emitMarker(K.KEY_DONE);
     this.dropKey();
     this.meta = null;
+  }
+
+  private emitMarker(kind: number): void {
+    this.pipe.send(this.pipe.entry(kind, null, 'key', this.key, this.db, this.keyId));
   }
 
   functionLibrary(code: Buffer): void {
@@ -330,6 +339,7 @@ export class StandaloneSink implements Sink {
     this.raw = [];
     this.state = STREAM;
     this.stats.rewritten[meta.type]++;
+    this.stats.rewriteReasons[this.refusal] = (this.stats.rewriteReasons[this.refusal] ?? 0) + 1;
     this.select(meta.db);
     // Skip mode: the key's commands wait behind its EXISTS (the pipeline's gate).
     if (this.overwrite) this.emit(K.WRITE, ['DEL', this.key], 'DEL');

@@ -73,6 +73,10 @@ export interface SinkStats {
   keys: Record<ValueType, number>;
   restored: Record<ValueType, number>;
   rewritten: Record<ValueType, number>;
+  /** Keys acknowledged by the target (the reply to their last command arrived). */
+  keysWritten: number;
+  /** Why keys were rewritten instead of restored: never (option), family, version, type, size. */
+  rewriteReasons: Record<string, number>;
   /** Keys not written, by reason: expired, conflict, module:<name>, hash-field-ttl, unsupported. */
   skipped: Record<string, number>;
   /** Hash fields left out because their TTL had passed (or per `hashFieldTtl: 'drop'`). */
@@ -102,6 +106,8 @@ export function newSinkStats(): SinkStats {
     keys: zeroByType(),
     restored: zeroByType(),
     rewritten: zeroByType(),
+    keysWritten: 0,
+    rewriteReasons: {},
     skipped: {},
     fieldsDropped: 0,
     commands: 0,

@@ -89,6 +89,7 @@ describe('conflicts', () => {
       expect(sink.stats.skipped.conflict).toBe(4);
       const written = Object.values(restore === 'auto' ? sink.stats.restored : sink.stats.rewritten);
       expect(written.reduce((a, b) => a + b, 0)).toBe(4); // new:str, new:set, exp:soon, exp:zset
+      expect(sink.stats.keysWritten).toBe(4);
     });
   }
 

@@ -75,6 +75,7 @@ describe('StandaloneSink round trip (redis 7.0 → 7.0)', () => {
     const rewritten = Object.values(s.rewritten).reduce((a, b) => a + b, 0);
     expect(restored).toBe(n);
     expect(rewritten).toBe(0);
+    expect(s.keysWritten).toBe(n);
     expect(s.functions).toBe(1);
     expect(s.keys.stream).toBe(7);
   });
@@ -84,6 +85,8 @@ describe('StandaloneSink round trip (redis 7.0 → 7.0)', () => {
     const n = await expectSame();
     const rewritten = Object.values(sink.stats.rewritten).reduce((a, b) => a + b, 0);
     expect(rewritten).toBe(n);
+    expect(sink.stats.keysWritten).toBe(n);
+    expect(sink.stats.rewriteReasons).toEqual({ never: n });
     expect(w.names).not.toContain('RESTORE');
     for (const c of ['RPUSH', 'SADD', 'ZADD', 'HSET', 'XADD', 'XSETID', 'XGROUP', 'XCLAIM', 'PEXPIREAT'])
       expect(w.names).toContain(c);
