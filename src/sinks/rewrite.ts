@@ -175,7 +175,7 @@ export class Rewriter {
   }
 
   private add2(name: string, a: CommandArg, b: Buffer): void {
-    const n = String(a).length + b.length + 2 * ARG_OVERHEAD;
+    const n = (typeof a === 'number' ? 24 : a.length) + b.length + 2 * ARG_OVERHEAD; // scores are short ASCII
     if (this.cur !== null && (this.curCount >= this.o.chunkElements || this.curBytes + n > this.o.chunkBytes))
       this.flush();
     if (this.cur === null) this.start(name);
