@@ -55,8 +55,23 @@ export abstract class KeyCollector extends RdbReader {
   protected readonly opts: Required<Pick<RdbDecoderOptions, 'onUnsupported'>> & RdbDecoderOptions;
   protected readonly maxEl: number;
   protected readonly maxBytes: number;
-  /** Raw-only mode (opts.decodeValues false): find each value's extent, deliver keyRaw, decode nothing. */
-  protected readonly skip: boolean;
+  /** Current key is raw-only: find the value's extent, deliver keyRaw, decode nothing. */
+  protected skip: boolean;
+  /** decodeValues: false — every key raw-only, never upgraded. */
+  private readonly allRaw: boolean;
+  /** Auto mode (decodeValues 'auto' or wantElements given): raw-only or decoded per key. */
+  private readonly auto: boolean;
+  private readonly wantElements: ((meta: KeyMeta) => boolean) | null;
+  private readonly rawMax: number;
+  /** Auto mode, raw-only key: watching its size, keeping a copy of its raw body for an upgrade. */
+  protected watch = false;
+  /** Absolute offset of the current key's value body (where an upgrade restarts decoding). */
+  protected bodyAbs = 0;
+  /** Copies of the watched key's raw body delivered in earlier write() calls (≤ rawOnlyMaxBytes). */
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
+  /** Keys upgraded from raw-only to decoded (auto mode). */
+  keysUpgraded = 0;
 
   protected state: number = S.HEADER;
   protected version = 0;
@@ -103,7 +118,11 @@ export abstract class KeyCollector extends RdbReader {
     this.opts = { ...opts, onUnsupported: opts.onUnsupported ?? 'error' };
     this.maxEl = Math.max(1, opts.maxChunkElements ?? 1024);
     this.maxBytes = Math.max(1, opts.maxChunkBytes ?? 1024 * 1024);
-    this.skip = opts.decodeValues === false;
+    this.allRaw = opts.decodeValues === false;
+    this.auto = !this.allRaw && (opts.decodeValues === 'auto' || opts.wantElements !== undefined);
+    this.wantElements = opts.wantElements ?? null;
+    this.rawMax = Math.max(0, opts.rawOnlyMaxBytes ?? 16 * 1024 * 1024);
+    this.skip = this.allRaw;
   }
 
   /** An element string, or nothing in raw-only mode. */
@@ -149,9 +168,62 @@ export abstract class KeyCollector extends RdbReader {
     this.rawMark = bodyStart;
     this.hasTtl = false;
     this.state = S.VALUE;
+    if (this.auto) {
+      const want = this.wantElements?.(meta) === true;
+      this.skip = !want;
+      // Module values have no elements: nothing to upgrade to, so nothing to keep.
+      this.watch = !want && meta.rdbType !== 7;
+      this.bodyAbs = this.base + bodyStart;
+    }
+  }
+
+  /** Auto mode: the watched raw-only key passed rawOnlyMaxBytes (checked after each value step). */
+  protected get overRawMax(): boolean {
+    return this.base + this.pos - this.bodyAbs > this.rawMax;
+  }
+
+  /**
+   * Switch the current raw-only key to decoded mode: deliver the raw bytes parsed so far, then rewind
+   * to the start of its value — over the kept copy of the earlier raw bytes joined with the live input —
+   * and decode it from there. Raw and CRC marks stay where they were, so the re-parsed prefix is
+   * neither delivered nor hashed twice.
+   */
+  protected upgrade(): void {
+    this.flushRaw();
+    this.flushCrc();
+    const from = this.bodyAbs - this.base;
+    if (this.keptBytes === 0 && from >= 0) {
+      this.pos = from; // the whole body is still in the current buffer: rewind in place
+    } else {
+      const live = this.buf.subarray(Math.max(0, from));
+      const done = this.pos - Math.max(0, from);
+      this.kept.push(live);
+      this.buf = Buffer.concat(this.kept, this.keptBytes + live.length);
+      this.base = this.bodyAbs;
+      this.rawMark = this.crcMark = this.keptBytes + done;
+      this.pos = 0;
+    }
+    this.stepStart = this.pos;
+    this.kept = [];
+    this.keptBytes = 0;
+    this.watch = false;
+    this.skip = false;
+    this.keysUpgraded++;
+    this.state = S.VALUE;
+    this.visitor.keyUpgraded?.();
   }
 
   protected finishKey(): void {
+    if (this.watch) {
+      // A raw-only value read in one step (a blob, an LZF string) may only now turn out too big.
+      if (this.overRawMax) {
+        this.upgrade();
+        return;
+      }
+      this.watch = false;
+      this.kept = [];
+      this.keptBytes = 0;
+    }
     this.flushElements();
     this.flushRaw();
     this.rawOn = false;
@@ -161,8 +233,10 @@ export abstract class KeyCollector extends RdbReader {
     this.state = this.payloadKey === null ? S.OP : S.DONE;
   }
 
+  /** Deliver the raw bytes parsed since rawMark. The mark never moves back (see upgrade()). */
   protected flushRaw(): void {
-    if (this.rawOn && this.pos > this.rawMark) this.visitor.keyRaw(this.buf.subarray(this.rawMark, this.pos));
+    if (this.pos <= this.rawMark) return;
+    if (this.rawOn) this.visitor.keyRaw(this.buf.subarray(this.rawMark, this.pos));
     this.rawMark = this.pos;
   }
 
@@ -170,6 +244,12 @@ export abstract class KeyCollector extends RdbReader {
   protected flushPending(): void {
     if (this.rawOn) {
       this.flushElements();
+      if (this.watch && this.pos > this.rawMark) {
+        // Copied: an upgrade must re-read these bytes after the caller has reused its chunk.
+        const part = Buffer.from(this.buf.subarray(this.rawMark, this.pos));
+        this.kept.push(part);
+        this.keptBytes += part.length;
+      }
       this.flushRaw();
       // KeyMeta stays valid until keyEnd, but its key may be a view into the caller's chunk, which
       // the caller may reuse after write() returns: a key whose value continues gets its own copy.
@@ -177,13 +257,9 @@ export abstract class KeyCollector extends RdbReader {
       if (this.meta !== null && this.payloadKey === null)
         this.meta.key = this.keyName = Buffer.from(this.meta.key);
     }
-    this.rawMark = 0; // detachTail() rebases the buffer so the unparsed tail starts at 0
-  }
-
-  protected override feed(chunk: Buffer): boolean {
-    const ok = super.feed(chunk);
-    if (ok) this.rawMark = this.pos;
-    return ok;
+    // detachTail() rebases the buffer so the unparsed tail starts at 0; after an upgrade rewound pos,
+    // rawMark may lie ahead of it (bytes already delivered): keep it, rebased.
+    this.rawMark = this.rawOn && this.rawMark > this.pos ? this.rawMark - this.pos : 0;
   }
 
   // ---- element chunks ------------------------------------------------------------------------

@@ -152,8 +152,12 @@ export class RdbDecoder extends ValueDecoder {
         return this.stepOp();
       case S.DONE:
         return false;
-      default:
-        return this.stepValue();
+      default: {
+        const more = this.stepValue();
+        // Auto mode: a raw-only key that grew past rawOnlyMaxBytes is decoded from its start.
+        if (this.watch && this.overRawMax) this.upgrade();
+        return more;
+      }
     }
   }
 

@@ -78,8 +78,8 @@ export class RdbReader {
     const parts = [this.buf.subarray(this.pos), ...this.pending, chunk];
     this.base += this.pos;
     this.buf = Buffer.concat(parts, have);
+    this.crcMark = this.crcMark > this.pos ? this.crcMark - this.pos : 0;
     this.pos = 0;
-    this.crcMark = 0;
     this.pending = [];
     this.pendingBytes = 0;
     return true;
@@ -94,8 +94,9 @@ export class RdbReader {
     const tail = this.buf.length - this.pos;
     this.base += this.pos;
     this.buf = tail === 0 ? EMPTY : Buffer.from(this.buf.subarray(this.pos));
+    // After an auto-mode upgrade rewinds pos, crcMark may lie ahead of it: keep it, rebased.
+    this.crcMark = this.crcMark > this.pos ? this.crcMark - this.pos : 0;
     this.pos = 0;
-    this.crcMark = 0;
   }
 
   /** Bytes received but not yet parsed. */
@@ -103,8 +104,10 @@ export class RdbReader {
     return this.buf.length - this.pos + this.pendingBytes;
   }
 
+  /** Hash the bytes parsed since crcMark. The mark never moves back: a rewound re-parse is not re-hashed. */
   protected flushCrc(): void {
-    if (this.crcOn && this.pos > this.crcMark) this.crc.update(this.buf, this.crcMark, this.pos);
+    if (this.pos <= this.crcMark) return;
+    if (this.crcOn) this.crc.update(this.buf, this.crcMark, this.pos);
     this.crcMark = this.pos;
   }
 

@@ -2,7 +2,7 @@
  * RDB numbers (docs/protocol.md §2.3–2.4) and the visitor/options of the decoder.
  * Ours because no kept npm package decodes RDB (`rdb-parser` does not exist on the registry).
  */
-import type { KeyVisitor, ValueType } from '../records.js';
+import type { KeyMeta, KeyVisitor, ValueType } from '../records.js';
 
 export const OP = {
   EOF: 255,
@@ -96,6 +96,12 @@ export interface RdbVisitor extends KeyVisitor {
   /** MODULE_AUX: the module type name and the bytes after the module id (when, opcodes, EOF). */
   moduleAux?(moduleName: string, raw: Buffer): void;
   skipped?(info: SkipInfo): void;
+  /**
+   * Auto mode only: the current key was being read raw-only and its raw body passed `rawOnlyMaxBytes`,
+   * so it is now decoded. Called once, before its first `keyElements`; the chunks that follow cover the
+   * whole value from its first element. `keyRaw` keeps flowing (all the body, exactly once).
+   */
+  keyUpgraded?(): void;
   end?(info: { crc: 'ok' | 'zero' | 'absent' }): void;
 }
 
@@ -111,10 +117,25 @@ export interface RdbDecoderOptions {
   /** Try to decode files whose version is newer than the ones we know (unknown types still fail). */
   allowNewerVersions?: boolean;
   /**
+   * true (default) = decode every value into `keyElements` (and deliver `keyRaw`).
    * false = raw-only: walk each value just enough to find its extent and deliver `keyRaw` (what a
-   * RESTORE needs), with no `keyElements` and no decoding of compact blobs or LZF. Default true.
+   * RESTORE needs), with no `keyElements` and no decoding of compact blobs or LZF.
+   * 'auto' (implied by `wantElements`) = per key: decoded when `wantElements(meta)` is true, else
+   * raw-only until the raw body passes `rawOnlyMaxBytes`, then upgraded to decoded (see `keyUpgraded`).
    */
-  decodeValues?: boolean;
+  decodeValues?: boolean | 'auto';
+  /**
+   * Auto mode: called for each key right after `keyStart` (same meta). true = deliver this key's
+   * elements; false = raw-only unless it turns out bigger than `rawOnlyMaxBytes`. Without it, auto
+   * mode treats every key as raw-only (the RESTORE fast path).
+   */
+  wantElements?: (meta: KeyMeta) => boolean;
+  /**
+   * Auto mode: a raw-only key whose raw body grows past this many bytes is upgraded to decoded mode
+   * (its elements from the first one). Also the most raw bytes kept per key to make that possible.
+   * Default 16 MiB. Module values (type 7) have no elements and are never upgraded.
+   */
+  rawOnlyMaxBytes?: number;
   /** Total input size when known (file size): declared lengths beyond it fail at once. */
   expectedSize?: number;
 }

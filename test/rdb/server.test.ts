@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDumpPayload, decodeDumpPayload, RdbDecoder } from '../../src/rdb/index.js';
+import { buildDumpPayload, decodeDumpPayload, RdbDecoder, type RdbVisitor } from '../../src/rdb/index.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type ModelKey, ModelVisitor, oracleScore } from './helpers.js';
 
@@ -195,6 +195,53 @@ async function compareKey(c: Redis, k: ModelKey): Promise<void> {
   expect(again.order[0]!.value, `${where} DUMP decode`).toEqual(v);
 }
 
+/**
+ * Auto mode with a small threshold over the same file: the `*small*` keys wanted, every other key
+ * raw-only until its body passes 256 bytes. Same raw body for every key; every key that got elements
+ * got the whole value (upgraded ones included); the others are small.
+ */
+function checkAutoMode(file: Buffer, full: ModelVisitor): void {
+  const a = new ModelVisitor();
+  const got = new Set<number>();
+  let i = -1;
+  let upgrades = 0;
+  const start = a.keyStart.bind(a);
+  a.keyStart = (meta) => {
+    i++;
+    start(meta);
+  };
+  const elements = a.keyElements.bind(a);
+  a.keyElements = (c) => {
+    got.add(i);
+    elements(c);
+  };
+  const v: RdbVisitor = Object.assign(a, { keyUpgraded: () => upgrades++ });
+  const wanted = (key: Buffer): boolean => key.includes('small');
+  const d = new RdbDecoder(v, {
+    maxChunkElements: 100,
+    wantElements: (meta) => wanted(meta.key),
+    rawOnlyMaxBytes: 256,
+  });
+  for (let o = 0; o < file.length; o += 65_521) d.write(file.subarray(o, o + 65_521));
+  d.end();
+  expect(a.crc).toBe('ok');
+  expect(a.order.length).toBe(full.order.length);
+  let bigOnes = 0;
+  for (let k = 0; k < full.order.length; k++) {
+    const f = full.order[k]!;
+    const where = `${f.meta.db}:${f.meta.key.toString('latin1')} (auto mode)`;
+    expect(a.order[k]!.raw.equals(f.raw), where).toBe(true);
+    expect(a.order[k]!.meta, where).toEqual(f.meta);
+    const big = f.raw.length > 256;
+    if (got.has(k) || wanted(f.meta.key) || big) expect(a.order[k]!.value, where).toEqual(f.value);
+    if (!wanted(f.meta.key)) expect(got.has(k), where).toBe(big);
+    if (big && !wanted(f.meta.key)) bigOnes++;
+  }
+  expect(upgrades).toBe(bigOnes);
+  expect(upgrades).toBeGreaterThan(5);
+  expect(d.keysUpgraded).toBe(upgrades);
+}
+
 describe('RDB written by a real redis-server 7.0', () => {
   for (const [name, config] of Object.entries(CONFIGS)) {
     it(`decodes every key of a SAVEd ${name}-encoding dataset exactly as the server returns it`, async () => {
@@ -210,6 +257,7 @@ describe('RDB written by a real redis-server 7.0', () => {
       for (let i = 0; i < file.length; i += 65_521) d.write(file.subarray(i, i + 65_521));
       d.end();
       expect(m.crc).toBe('ok');
+      checkAutoMode(file, m);
       // The encodings we meant to exercise are really there.
       const types = new Set(m.order.map((k) => k.meta.rdbType));
       // (7.0 writes RDB 10: no set listpacks (20) yet, streams are type 19.)
