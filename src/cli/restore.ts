@@ -1,6 +1,170 @@
+/**
+ * `replicant restore --rdb FILE --target URL`: RDB file → RdbDecoder → FilterStage → StandaloneSink.
+ *
+ * Order of checks (cheapest first, nothing written until all pass): the file is readable → the target
+ * answers and is a server we can write to (probe) → in `--on-conflict report` mode no target DB that
+ * this restore could write to holds keys. "Could write to" is decided from the flags alone (every
+ * DB reachable through --dbs/--db-map), so the file is read once, never twice.
+ *
+ * SIGINT/SIGTERM: stop reading, flush what was sent, then fail with ERR_INTERRUPTED saying the copy
+ * is partial (exit 2).
+ */
+import type { Config } from '../config/index.js';
 import { ReplicantError } from '../errors.js';
+import { buildFilters, FilterStage, newFilterStats } from '../filters/index.js';
+import {
+  countSkip,
+  keysPassed,
+  newRunStats,
+  Progress,
+  progressRenderer,
+  type RunStats,
+  summaryText,
+} from '../obs/index.js';
+import type { SkipInfo } from '../rdb/index.js';
+import type { KeyMeta } from '../records.js';
+import { interruptedError, readRdbFile, statRdbFile } from '../sources/rdb-file.js';
 import type { RunContext } from './main.js';
+import { startStatus } from './status.js';
+import { escapeKey, openTarget, type Target } from './target.js';
 
-export async function runRestore(_ctx: RunContext): Promise<number> {
-  throw new ReplicantError('ERR_NOT_IMPLEMENTED', 'restore is waiting for the target writer', {});
+/** Levels at which the summary table is not printed (the log line still carries the numbers). */
+const QUIET_LEVELS = new Set(['silent', 'fatal', 'error']);
+
+/** How many existing keys the conflict error names. */
+const CONFLICT_SAMPLE = 10;
+
+export async function runRestore(ctx: RunContext): Promise<number> {
+  const c = ctx.config;
+  const log = ctx.log.child({ component: 'restore' });
+  const stats = newRunStats('restore');
+  stats.rdbBytesTotal = await statRdbFile(c.rdb!);
+  const filters = buildFilters(c);
+
+  stats.phase = 'connecting';
+  const target = await openTarget(c, log);
+  const status = await startStatus(c, stats, log);
+  let progress: Progress | null = null;
+  try {
+    log.info({ target: target.address, server: target.describe() }, 'target ready');
+    if (c.onConflict === 'report') await refuseNonEmpty(target, c, filters.db.targets(allDbs()));
+
+    const sink = target.createSink(log);
+    const fstats = newFilterStats();
+    const stage = new FilterStage(sink, {
+      filters: filters.keys,
+      skipFunctions: c.skipFunctions,
+      stats: fstats,
+    });
+    stats.keysByType = fstats.byType; // one object: the stage counts, progress/metrics read
+    const visitor = {
+      keyStart(m: KeyMeta): void {
+        stats.keysRead++;
+        stage.keyStart(m);
+      },
+      keyRaw: (b: Buffer) => stage.keyRaw(b),
+      keyElements: stage.keyElements.bind(stage),
+      keyEnd: () => stage.keyEnd(),
+      keyUpgraded: () => stage.keyUpgraded(),
+      functionLibrary: (code: Buffer) => stage.functionLibrary(code),
+      skipped(info: SkipInfo): void {
+        countSkip(stats, info.kind === 'type' ? 'unsupported-type' : 'unsupported-opcode');
+      },
+    };
+
+    progress = new Progress(progressRenderer(stats), { enabled: !c.noProgress });
+    ctx.setProgress(progress);
+    stats.phase = 'snapshot';
+    progress.start();
+    log.info({ file: c.rdb, bytes: stats.rdbBytesTotal }, 'restoring');
+    let interrupted: unknown = null;
+    try {
+      await readRdbFile(c.rdb!, visitor, {
+        decoder: {
+          onUnsupported: c.skipUnsupported ? 'skip' : 'error',
+          // Auto mode: only keys the target can't RESTORE are decoded; dropped keys not at all.
+          ...sink.decoderOptions(),
+          wantElements: (m: KeyMeta) => stage.wantElements(m),
+        },
+        flow: sink,
+        signal: ctx.signal,
+        onBytes: (n) => {
+          stats.rdbBytesRead = n;
+          target.updateStats(sink, stats);
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof ReplicantError) || err.code !== 'ERR_INTERRUPTED') throw err;
+      interrupted = err;
+    }
+    stats.phase = 'flushing';
+    await sink.flush();
+    await sink.close();
+    target.updateStats(sink, stats);
+    stats.skipped.filtered = fstats.keysFiltered;
+    if (fstats.functionsSkipped > 0) stats.skipped['function (--skip-functions)'] = fstats.functionsSkipped;
+    stats.functions = fstats.functions;
+    stats.finishedAtMs = Date.now();
+    progress.stop();
+    if (interrupted !== null) {
+      stats.phase = 'stopped';
+      process.stderr.write(summaryText(stats, 'restore interrupted'));
+      throw interruptedError(
+        `restore stopped after ${keysPassed(stats)} keys (${stats.rdbBytesRead} of ${stats.rdbBytesTotal} bytes); the target holds a partial copy`,
+      );
+    }
+    stats.phase = 'done';
+    if (!QUIET_LEVELS.has(c.logLevel)) process.stderr.write(summaryText(stats, 'restored'));
+    log.info(summaryFields(stats), 'restore complete');
+    return 0;
+  } catch (err) {
+    if (stats.phase !== 'stopped') stats.phase = 'failed';
+    progress?.stop();
+    throw err;
+  } finally {
+    ctx.setProgress(null);
+    await status?.close();
+    await target.close();
+  }
+}
+
+function allDbs(): number[] {
+  return Array.from({ length: 256 }, (_, i) => i);
+}
+
+function summaryFields(s: RunStats): Record<string, unknown> {
+  return {
+    keys: keysPassed(s),
+    restore: s.writesRestore,
+    rewrite: s.writesRewrite,
+    skipped: s.skipped,
+    seconds: ((s.finishedAtMs ?? Date.now()) - s.startedAtMs) / 1000,
+  };
+}
+
+/**
+ * `--on-conflict report`: refuse before writing anything when a target DB this restore may write to
+ * already holds keys. The message names up to 10 of them (escaped) and the flags that override.
+ */
+export async function refuseNonEmpty(target: Target, c: Config, pairs: [number, number][]): Promise<void> {
+  const counts = await target.keyspace();
+  const reachable = new Set(pairs.map(([, t]) => t));
+  const busy = [...counts].filter(([db, n]) => n > 0 && reachable.has(db)).sort((a, b) => a[0] - b[0]);
+  if (busy.length === 0) return;
+  const names: string[] = [];
+  for (const [db] of busy) {
+    if (names.length >= CONFLICT_SAMPLE) break;
+    for (const k of await target.sampleKeys(db, CONFLICT_SAMPLE - names.length))
+      names.push(`${db}:${escapeKey(k)}`);
+  }
+  const where = busy.map(([db, n]) => `db ${db} (${n} keys)`).join(', ');
+  throw new ReplicantError(
+    'ERR_TARGET_NOT_EMPTY',
+    `target already holds keys in ${where}, e.g. ${names.join(', ')}`,
+    {
+      hint: `pass --on-conflict overwrite (replace them) or --on-conflict skip (keep them)${
+        c.dbs === null ? ', or --dbs / --db-map to restore into other DBs' : ''
+      }`,
+    },
+  );
 }

@@ -1,6 +1,148 @@
-import { ReplicantError } from '../errors.js';
+/**
+ * The default command: live sync. `ReplicaSource` (poses as a replica of --source) drives the target
+ * sink; filters are the DB select/map from the flags. Runs until SIGINT/SIGTERM (the normal way to
+ * end after cut-over: the source stops, the sink flushes, a final ACK reports what the target has),
+ * or until a fatal error (exit 2).
+ */
+import { buildFilters } from '../filters/index.js';
+import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
+import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import { ReplicaSource } from '../sources/replica.js';
 import type { RunContext } from './main.js';
+import { refuseNonEmpty } from './restore.js';
+import { startStatus } from './status.js';
+import { endpointOf, openTarget } from './target.js';
 
-export async function runSync(_ctx: RunContext): Promise<number> {
-  throw new ReplicantError('ERR_NOT_IMPLEMENTED', 'live sync is waiting for the target writer', {});
+export async function runSync(ctx: RunContext): Promise<number> {
+  const c = ctx.config;
+  const log = ctx.log.child({ component: 'sync' });
+  const stats = newRunStats('sync');
+  const filters = buildFilters(c);
+  const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword, 'source');
+
+  stats.phase = 'connecting';
+  const target = await openTarget(c, log);
+  const status = await startStatus(c, stats, log);
+  let progress: Progress | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  try {
+    if (c.onConflict === 'report') await refuseNonEmpty(target, c, filters.db.targets(range256()));
+    const sink = new CountingSink(target.createSink(log), stats, c.skipFunctions);
+    const source = new ReplicaSource(sink, {
+      host: src.host,
+      port: src.port,
+      username: src.username,
+      password: src.password,
+      filter: filters.db.identity && filters.keys.length === 0 ? undefined : filters.source,
+      heartbeat: { key: c.heartbeatKey },
+      rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error' },
+      ...(c.stateDir ? { spool: { dir: c.stateDir } } : {}),
+      log: ctx.log.child({ component: 'replica-link' }),
+    });
+    const refresh = () => {
+      const s = source.status();
+      stats.phase = s.phase === 'stopped' ? stats.phase : s.phase;
+      stats.rdbBytesRead = s.rdbBytesApplied;
+      stats.rdbBytesTotal = s.rdbBytesTotal;
+      stats.keysRead = s.keys + s.keysFiltered;
+      stats.skipped.filtered = s.keysFiltered;
+      stats.commands = s.commands;
+      stats.sourceOffset = s.offset;
+      stats.ackedOffset = s.ackedOffset;
+      stats.receivedOffset = s.receivedOffset;
+      stats.lagMs = s.lagMs;
+      stats.spoolBytes = s.spoolBytes;
+      target.updateStats(sink.inner, stats);
+    };
+    // Stats are pulled twice a second (not pushed per record): the data path stays free of it.
+    timer = setInterval(refresh, 500);
+    timer.unref();
+    progress = new Progress(progressRenderer(stats), { enabled: !c.noProgress });
+    ctx.setProgress(progress);
+    progress.start();
+    log.info({ source: `${src.host}:${src.port}`, target: target.address }, 'starting live sync');
+
+    const onAbort = () => {
+      log.info('stopping: flushing the target and sending a final ACK');
+      source.stop().catch(() => {});
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await source.run();
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+    refresh();
+    progress.stop();
+    stats.finishedAtMs = Date.now();
+    stats.phase = 'stopped';
+    const st = source.status();
+    process.stderr.write(summaryText(stats, 'sync stopped'));
+    log.info(
+      { replid: st.replid, offset: st.offset, ackedOffset: st.ackedOffset, db: st.db },
+      'stopped; resume point (replid, acked offset, db)',
+    );
+    return 0;
+  } catch (err) {
+    stats.phase = 'failed';
+    progress?.stop();
+    throw err;
+  } finally {
+    if (timer) clearInterval(timer);
+    ctx.setProgress(null);
+    await status?.close();
+    await target.close();
+  }
+}
+
+function range256(): number[] {
+  return Array.from({ length: 256 }, (_, i) => i);
+}
+
+/** Sink pass-through that counts snapshot keys by type and applies --skip-functions. */
+class CountingSink implements Sink {
+  constructor(
+    readonly inner: Sink,
+    private readonly stats: RunStats,
+    private readonly skipFunctions: boolean,
+  ) {}
+  keyStart(meta: KeyMeta): void {
+    this.stats.keysByType[meta.type]++;
+    this.inner.keyStart(meta);
+  }
+  keyRaw(chunk: Buffer): void {
+    this.inner.keyRaw(chunk);
+  }
+  keyElements(chunk: ValueChunk): void {
+    this.inner.keyElements(chunk);
+  }
+  keyEnd(): void {
+    this.inner.keyEnd();
+  }
+  functionLibrary(code: Buffer): void {
+    if (this.skipFunctions) return;
+    this.stats.functions++;
+    this.inner.functionLibrary(code);
+  }
+  command(rec: CommandRecord): void {
+    this.inner.command(rec);
+  }
+  position(pos: Position): void {
+    this.inner.position(pos);
+  }
+  onAck(cb: (pos: Position) => void): void {
+    this.inner.onAck(cb);
+  }
+  get needsDrain(): boolean {
+    return this.inner.needsDrain;
+  }
+  drain(): Promise<void> {
+    return this.inner.drain();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }

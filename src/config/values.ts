@@ -2,6 +2,7 @@
  * Value checkers for the flag kinds in schema.ts. Each returns the converted value or a problem
  * string (never throws), so the parser can collect every problem of a command line in one pass.
  */
+import { parseRedisUrl } from '../net/url.js';
 import { CONFLICT_MODES, LOG_LEVELS } from './schema.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -96,8 +97,8 @@ export function parsePort(text: string): Checked<number> {
 }
 
 /**
- * Light check of a server URL: scheme, host, port. Credentials in the URL are allowed (and never
- * echoed back). The full parse happens where the connection is made.
+ * Check of a server URL: scheme, host, port, through src/net's parser. Credentials in the URL are
+ * allowed (and never echoed back). `host:port` alone is accepted and gets `redis://`.
  */
 export function checkUrl(text: string): Checked<string> {
   let u: URL;
@@ -113,6 +114,12 @@ export function checkUrl(text: string): Checked<string> {
   if (u.hostname === '') return bad(`'${redactUrl(text)}' has no host`);
   if (u.pathname !== '' && u.pathname !== '/')
     return bad(`'${redactUrl(text)}' names a DB in its path; use --dbs / --db-map instead`);
+  try {
+    // The connection layer's own parser: whatever it would refuse later is refused now, with the rest.
+    parseRedisUrl(withScheme);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
   return ok(withScheme);
 }
 

@@ -43,12 +43,32 @@ export class FilterStage implements KeyVisitor {
   private readonly skipFunctions: boolean;
   /** True between keyStart and keyEnd of a key a filter refused. */
   private dropping = false;
+  private readonly nextWant: ((meta: KeyMeta) => boolean) | null;
+  private readonly nextUpgraded: (() => void) | null;
 
   constructor(next: KeyVisitor, opts: FilterStageOptions = {}) {
     this.next = next;
     this.filters = opts.filters ?? [];
     this.skipFunctions = opts.skipFunctions ?? false;
     this.stats = opts.stats ?? newFilterStats();
+    // Optional hooks of an auto-mode decoder (src/rdb types RdbVisitor), passed on when the next stage has them.
+    const n = next as KeyVisitor & { wantElements?(m: KeyMeta): boolean; keyUpgraded?(): void };
+    this.nextWant = n.wantElements ? n.wantElements.bind(next) : null;
+    this.nextUpgraded = n.keyUpgraded ? n.keyUpgraded.bind(next) : null;
+  }
+
+  /**
+   * For a decoder in auto mode (`wantElements` option): a dropped key needs no decoding at all;
+   * otherwise the next stage decides (a sink that can RESTORE the key wants raw bytes only).
+   */
+  wantElements(meta: KeyMeta): boolean {
+    if (this.dropping) return false;
+    return this.nextWant === null ? true : this.nextWant(meta);
+  }
+
+  /** Auto-mode decoder: the current raw-only key switched to decoded elements. */
+  keyUpgraded(): void {
+    if (!this.dropping) this.nextUpgraded?.();
   }
 
   keyStart(meta: KeyMeta): void {

@@ -80,3 +80,27 @@ describe('FilterStage', () => {
     expect(f.source.key(m)).toBe(m);
   });
 });
+
+describe('FilterStage auto-mode decoder hooks', () => {
+  it('wantElements is false for dropped keys, else asks the next stage; keyUpgraded only for passed keys', () => {
+    const calls: string[] = [];
+    const next = Object.assign(new Recorder(), {
+      wantElements: (m: KeyMeta) => {
+        calls.push(`want ${m.key}`);
+        return m.type === 'hash';
+      },
+      keyUpgraded: () => calls.push('upgraded'),
+    });
+    const stage = new FilterStage(next, { filters: buildFilters({ match: 'a*' }).keys });
+    stage.keyStart(meta(0, 'b1'));
+    expect(stage.wantElements(meta(0, 'b1'))).toBe(false);
+    stage.keyUpgraded();
+    stage.keyEnd();
+    stage.keyStart(meta(0, 'a1', 'hash'));
+    expect(stage.wantElements(meta(0, 'a1', 'hash'))).toBe(true);
+    stage.keyUpgraded();
+    stage.keyEnd();
+    expect(calls).toEqual(['want a1', 'upgraded']);
+    expect(new FilterStage(new Recorder()).wantElements(meta(0, 'x'))).toBe(true);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * The target side of a run: connect (src/net), learn what the server accepts, answer the conflict
+ * check's questions (which DBs hold keys, a few of their names), build the StandaloneSink, and copy
+ * the sink's counters into the run's stats. Everything the CLI needs from src/net and src/sinks goes
+ * through here, so restore.ts and sync.ts stay orchestration only.
+ */
+import type { Config } from '../config/index.js';
+import { ReplicantError } from '../errors.js';
+import { classifyReplyError } from '../net/errors.js';
+import { RedisConnection } from '../net/connection.js';
+import { type ConnectOptions, describeEndpoint, parseRedisUrl } from '../net/url.js';
+import type { Logger, RunStats } from '../obs/index.js';
+import { printableKey, StandaloneSink, type SinkStats, type TargetCaps } from '../sinks/index.js';
+import { probeCaps } from './probe.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** URL + the --*-user / --*-password overrides → connection options. */
+export function endpointOf(
+  url: string,
+  user: string | null,
+  password: string | null,
+  _role: string,
+): Endpoint {
+  const o = parseRedisUrl(url);
+  return {
+    host: o.host,
+    port: o.port,
+    username: user ?? o.username,
+    password: password ?? o.password,
+  };
+}
+
+/** A key for a one-line message: printable, `\xNN` escapes, cut when long. */
+export function escapeKey(key: Buffer): string {
+  return printableKey(key);
+}
+
+export interface Target {
+  readonly address: string;
+  readonly caps: TargetCaps & { version: string };
+  describe(): string;
+  /** Keys per DB (INFO keyspace). */
+  keyspace(): Promise<Map<number, number>>;
+  /** Up to `n` key names of `db` (one SCAN step on a separate connection: the sink's stays untouched). */
+  sampleKeys(db: number, n: number): Promise<Buffer[]>;
+  createSink(log: Logger): StandaloneSink;
+  updateStats(sink: unknown, stats: RunStats): void;
+  close(): Promise<void>;
+}
+
+function connectOptions(c: Config): ConnectOptions {
+  const e = endpointOf(c.target!, c.targetUser, c.targetPassword, 'target');
+  const o: ConnectOptions = { host: e.host, port: e.port, name: 'replicant' };
+  if (e.username !== undefined) o.username = e.username;
+  if (e.password !== undefined) o.password = e.password;
+  return o;
+}
+
+export async function openTarget(c: Config, log: Logger): Promise<Target> {
+  const opts = connectOptions(c);
+  const address = describeEndpoint(opts);
+  const conn = await RedisConnection.connect(opts, 'target');
+  let caps: Awaited<ReturnType<typeof probeCaps>>;
+  try {
+    caps = await probeCaps(conn, address);
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+  log.debug(
+    { target: address, family: caps.family, version: caps.version, maxRdbVersion: caps.maxRdbVersion },
+    'target probed',
+  );
+  const sinkOpts = {
+    onConflict: c.onConflict === 'skip' ? ('skip' as const) : ('overwrite' as const),
+    bigKeyBytes: c.bigKeyBytes,
+    restore: c.noRestore ? ('never' as const) : ('auto' as const),
+    skipFunctions: c.skipFunctions,
+    classify: classifyReplyError,
+  };
+  return {
+    address,
+    caps,
+    describe: () => `${caps.family} ${caps.version}`,
+    async keyspace(): Promise<Map<number, number>> {
+      const info = String(await conn.call(['INFO', 'keyspace']));
+      const out = new Map<number, number>();
+      for (const m of info.matchAll(/^db(\d+):keys=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
+      return out;
+    },
+    async sampleKeys(db: number, n: number): Promise<Buffer[]> {
+      const side = await RedisConnection.connect({ ...opts, db }, 'target');
+      try {
+        const keys: Buffer[] = [];
+        let cursor: Buffer | string = '0';
+        do {
+          const r = (await side.call(['SCAN', cursor, 'COUNT', 100])) as [Buffer, Buffer[]];
+          cursor = r[0];
+          keys.push(...r[1]);
+        } while (keys.length < n && String(cursor) !== '0');
+        return keys.slice(0, n).sort(Buffer.compare);
+      } finally {
+        await side.close();
+      }
+    },
+    createSink(sinkLog: Logger): StandaloneSink {
+      const sink = new StandaloneSink(conn, caps, sinkOpts);
+      sinkLog.debug(
+        { bigKeyBytes: sink.bigKeyBytes, chunkBytes: sink.chunkBytes, restore: sinkOpts.restore },
+        'target writer ready',
+      );
+      return sink;
+    },
+    updateStats(sink: unknown, stats: RunStats): void {
+      const s = (sink as { stats?: SinkStats }).stats;
+      if (!s) return;
+      let restored = 0;
+      let rewritten = 0;
+      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+        restored += s.restored[t];
+        rewritten += s.rewritten[t];
+      }
+      stats.writesRestore = restored;
+      stats.writesRewrite = rewritten;
+      for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
+      stats.functions = s.functions;
+    },
+    async close(): Promise<void> {
+      if (!conn.closed) await conn.close().catch(() => conn.destroy());
+    },
+  };
+}
+
+export function targetError(address: string, what: string, hint: string, cause?: unknown): ReplicantError {
+  return new ReplicantError('ERR_TARGET_UNSUPPORTED', `target ${address}: ${what}`, {
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}

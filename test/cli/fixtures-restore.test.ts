@@ -1,0 +1,80 @@
+/**
+ * Every RDB of the shared fixture corpus through `replicant restore` into a fresh redis 7.0: either it
+ * loads (and the target then holds exactly the keys `rdb-inspect` lists, minus ones already expired),
+ * or it fails with a typed error (never ERR_INTERNAL, never a stack trace). The outcome table is
+ * printed so a reviewer sees which files are refused and why.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliBuilt, FIXTURES, parseCliError, runCli } from '../helpers/cli.js';
+import { startRedis, type TestServer } from '../helpers/server.js';
+
+const RDB = path.join(FIXTURES, 'rdb');
+if (!existsSync(RDB)) console.warn(`skipping the fixture corpus restore: ${RDB} not found`);
+
+function rdbFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = path.join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...rdbFiles(p));
+    else if (e.endsWith('.rdb')) out.push(p);
+  }
+  return out.sort();
+}
+
+const files = existsSync(RDB) ? rdbFiles(RDB) : [];
+const outcomes: string[] = [];
+let dst: TestServer;
+
+beforeAll(async () => {
+  dst = await startRedis();
+});
+afterAll(async () => {
+  await dst?.stop();
+  if (outcomes.length > 0) console.log(`fixture restore outcomes:\n${outcomes.sort().join('\n')}`);
+});
+
+async function targetKeys(): Promise<number> {
+  const info = await dst.client.info('keyspace');
+  return [...info.matchAll(/keys=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+describe.skipIf(!cliBuilt() || files.length === 0)('fixture corpus → restore into redis 7.0', () => {
+  it.each(files.map((f) => [path.relative(RDB, f), f]))('%s', async (name, file) => {
+    await dst.client.flushall();
+    await dst.client.call('FUNCTION', 'FLUSH');
+    const r = await runCli([
+      'restore',
+      '--rdb',
+      file,
+      '--target',
+      dst.url,
+      '--no-progress',
+      '--on-conflict',
+      'overwrite',
+    ]);
+    if (r.code === 0) {
+      const inspect = await runCli(['rdb-inspect', file, '--json']);
+      const now = Date.now();
+      const live = inspect.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => {
+          const k = JSON.parse(l) as { expireAtMs: number | null };
+          return k.expireAtMs === null || k.expireAtMs > now + 5000;
+        }).length;
+      expect(await targetKeys()).toBe(live);
+      outcomes.push(`ok    ${name} (${live} keys)`);
+      return;
+    }
+    expect(r.code, r.stderr).toBe(2);
+    const e = parseCliError(r.stderr);
+    expect(e, r.stderr).not.toBeNull();
+    expect(e!.code).not.toBe('ERR_INTERNAL');
+    expect(e!.hasStack).toBe(false);
+    expect(e!.hint).toBeTruthy();
+    outcomes.push(`error ${name}: [${e!.code}] ${e!.message.slice(0, 140)}`);
+  });
+});
