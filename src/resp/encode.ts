@@ -142,6 +142,11 @@ export class CommandWriter {
   take(): Buffer {
     const out = this.slab.subarray(this.start, this.pos);
     this.start = this.pos;
+    // A slab grown for one huge command is not kept: the next batch starts in a normal-sized one.
+    if (this.slab.length > this.slabSize) {
+      this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+      this.start = this.pos = 0;
+    }
     return out;
   }
 

@@ -1,0 +1,114 @@
+/**
+ * Endpoint options and `redis://` URL parsing. Validated once, before anything connects; secrets
+ * never appear in messages (describeEndpoint prints host:port and the user name only).
+ */
+import { ConfigError } from '../errors.js';
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** TCP connect + handshake deadline. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** CLIENT SETNAME value (best effort; spaces are replaced). */
+  name?: string;
+  /** Commands sent and not yet replied before `needsDrain` turns true. Default 1024. */
+  maxInFlight?: number;
+  /** Encoded bytes sent and not yet replied before `needsDrain` turns true. Default 16 MiB. */
+  maxInFlightBytes?: number;
+}
+
+const FORM = 'redis://[user:password@]host:port[/db], e.g. redis://default:secret@10.0.0.5:6379/0';
+
+function bad(url: string, why: string): ConfigError {
+  return new ConfigError(`invalid Redis URL '${redact(url)}': ${why}`, `use the form ${FORM}`);
+}
+
+/** The URL with any password replaced, for error messages. */
+function redact(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+function decode(url: string, part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw bad(url, `the ${what} has an invalid percent-escape`);
+  }
+}
+
+/** Parses `redis://[user:pass@]host:port[/db]` (percent-decoded user and password; IPv6 in brackets). */
+export function parseRedisUrl(url: string): ConnectOptions {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(url.trim());
+  if (!m) throw bad(url, 'it does not start with redis://');
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'rediss') {
+    throw new ConfigError(
+      `TLS is not supported yet ('${redact(url)}')`,
+      'connect through a TLS tunnel (stunnel, spiped) and use a plain redis:// URL to its local end',
+    );
+  }
+  if (scheme !== 'redis') throw bad(url, `unknown scheme '${scheme}://'`);
+  let rest = m[2]!;
+  const opts: ConnectOptions = { host: '', port: 6379 };
+  const at = rest.lastIndexOf('@');
+  if (at !== -1) {
+    const cred = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = cred.indexOf(':');
+    const user = colon === -1 ? cred : cred.slice(0, colon);
+    if (user !== '') opts.username = decode(url, user, 'user name');
+    if (colon !== -1) {
+      const pass = cred.slice(colon + 1);
+      if (pass !== '') opts.password = decode(url, pass, 'password');
+    } else if (user !== '') {
+      // redis://secret@host is the legacy form: a password for the default user.
+      opts.password = opts.username!;
+      delete opts.username;
+    }
+  }
+  const q = rest.search(/[?#]/);
+  if (q !== -1) throw bad(url, 'query parameters are not supported');
+  const slash = rest.indexOf('/');
+  let dbText = '';
+  if (slash !== -1) {
+    dbText = rest.slice(slash + 1);
+    rest = rest.slice(0, slash);
+  }
+  let host: string;
+  let portText = '';
+  if (rest.startsWith('[')) {
+    const end = rest.indexOf(']');
+    if (end === -1) throw bad(url, 'unterminated IPv6 address');
+    host = rest.slice(1, end);
+    const after = rest.slice(end + 1);
+    if (after !== '' && !after.startsWith(':')) throw bad(url, 'unexpected text after the IPv6 address');
+    portText = after.slice(1);
+  } else {
+    const colon = rest.lastIndexOf(':');
+    host = colon === -1 ? rest : rest.slice(0, colon);
+    portText = colon === -1 ? '' : rest.slice(colon + 1);
+  }
+  if (host === '') throw bad(url, 'the host is missing');
+  if (!/^[A-Za-z0-9._:%-]+$/.test(host)) throw bad(url, `'${host}' is not a valid host name`);
+  opts.host = host;
+  if (portText !== '') {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw bad(url, `'${portText}' is not a port number (1-65535)`);
+    }
+    opts.port = Number(portText);
+  }
+  if (dbText !== '') {
+    if (!/^\d{1,5}$/.test(dbText)) throw bad(url, `'${dbText}' is not a database number`);
+    opts.db = Number(dbText);
+  }
+  return opts;
+}
+
+/** `host:port` (and `user@` when a user is set) — never the password. For logs and messages. */
+export function describeEndpoint(opts: Pick<ConnectOptions, 'host' | 'port' | 'username'>): string {
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return `${opts.username ? `${opts.username}@` : ''}${host}:${opts.port}`;
+}
