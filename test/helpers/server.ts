@@ -65,13 +65,20 @@ export async function startRedis(config: Record<string, string> = {}): Promise<T
       if (log.length < 20_000) log += d.toString();
     });
     const ok = await waitReady(port, proc);
+    const password = config.requirepass;
     if (!ok) {
       proc.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
       if (attempt < 3 && /Address already in use/.test(log)) continue;
       throw new Error(`redis-server did not start on port ${port}:\n${log}`);
     }
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      ...(password === undefined ? {} : { password }),
+    });
     await client.connect();
     const stop = async (): Promise<void> => {
       client.disconnect();
@@ -97,7 +104,8 @@ async function waitReady(port: number, proc: ChildProcess): Promise<boolean> {
       });
       s.once('data', (d) => {
         s.destroy();
-        resolve(d.toString().startsWith('+PONG'));
+        // -NOAUTH: alive, a password is set (`requirepass`).
+        resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
       });
       s.once('error', () => resolve(false));
     });
