@@ -16,6 +16,7 @@ import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../reco
 import { buildDumpPayload } from '../rdb/index.js';
 import type { CommandArg } from '../resp/index.js';
 import { ReplicantError } from '../errors.js';
+import { classifyReplyError } from '../net/index.js';
 import { isCommand, noFunctionsError, printableKey } from './errors.js';
 import { K, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
@@ -79,7 +80,7 @@ export class StandaloneSink implements Sink {
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
     this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
     this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
-    this.pipe = new WritePipeline(writer, this.stats, opts.classify, (id) => {
+    this.pipe = new WritePipeline(writer, this.stats, opts.classify ?? classifyReplyError, (id) => {
       if (id === this.keyId && this.state !== SKIP) this.dropKey();
     });
     const v = caps.versionNum;
@@ -89,7 +90,8 @@ export class StandaloneSink implements Sink {
       {
         chunkElements: Math.max(1, opts.chunkElements ?? 512),
         chunkBytes: this.chunkBytes,
-        fieldTtl: caps.hasCommand('hpexpireat'),
+        // Version gate too: hasCommand says yes when the command table could not be read (ACL).
+        fieldTtl: caps.hasCommand('hpexpireat') && v >= (valkey ? 90000 : 70400),
         hashFieldTtl: opts.hashFieldTtl ?? 'keep',
         streamV2: valkey || v >= 70000,
         createConsumer: valkey || v >= 60200,
@@ -260,7 +262,7 @@ export class StandaloneSink implements Sink {
       countSkipped(this.stats, 'function');
       return;
     }
-    if (!this.caps.hasCommand('function')) {
+    if (!this.caps.hasCommand('function') || this.caps.versionNum < 70000) {
       this.pipe.fail(noFunctionsError(), null);
       return;
     }

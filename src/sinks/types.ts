@@ -23,7 +23,7 @@ export interface Writer {
   drain(): Promise<void>;
 }
 
-/** The part of the probed `ServerInfo` (src/net) that decides RESTORE-or-rewrite and command forms. */
+/** The part of the probed `ServerInfo` (src/net `probeServer`) that decides RESTORE-or-rewrite and command forms. */
 export interface TargetCaps {
   family: 'redis' | 'valkey';
   /** e.g. 70015 for 7.0.15. */
@@ -63,7 +63,7 @@ export interface StandaloneSinkOptions {
   skipFunctions?: boolean;
   /** Clock for expiry decisions (tests inject it). */
   now?: () => number;
-  /** Reply-error classifier (src/net `classifyReplyError`); the sink's own hints are used when absent. */
+  /** Reply-error classifier; default src/net `classifyReplyError` (its hint goes into the error). */
   classify?: (err: Error) => ReplyClass;
 }
 
