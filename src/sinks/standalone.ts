@@ -105,6 +105,11 @@ export class StandaloneSink implements Sink {
     return this.pipe.needsDrain;
   }
 
+  /** Bytes of the current key held until its path is decided (raw + rewrite commands); ≤ ~2 × bigKeyBytes. */
+  get bufferedBytes(): number {
+    return this.rawBytes * (this.collectRaw ? 1 : 0) + this.cmdBytes;
+  }
+
   /** Entries sent or held and not yet answered. */
   get pending(): number {
     return this.pipe.pending;

@@ -209,6 +209,30 @@ describe('paths', () => {
   });
 });
 
+describe('memory', () => {
+  it('holds at most ~2 × bigKeyBytes of one key, then streams (raw and commands both buffered first)', () => {
+    const w = new FakeWriter(); // never answers: everything sent stays "in flight"
+    const sink = new StandaloneSink(w, caps(), { bigKeyBytes: 8192, chunkElements: 16 });
+    sink.keyStart(meta({ type: 'list', rdbType: 18, rdbVersion: 10 }));
+    let peak = 0;
+    for (let i = 0; i < 500; i++) {
+      const items = Array.from({ length: 20 }, (_, j) => Buffer.from(`item-${i}-${j}`));
+      sink.keyRaw(Buffer.alloc(200, 1));
+      sink.keyElements({ kind: 'list', items });
+      peak = Math.max(peak, sink.bufferedBytes);
+    }
+    sink.keyEnd();
+    expect(peak).toBeGreaterThan(4096);
+    expect(peak).toBeLessThanOrEqual(2 * 8192 + 1024);
+    expect(sink.bufferedBytes).toBe(0);
+    const rpush = w.sent.filter((c) => c[0] === 'RPUSH');
+    const expected = Array.from({ length: 500 * 20 }, (_, k) => `item-${Math.floor(k / 20)}-${k % 20}`);
+    expect(rpush.flatMap((c) => c.slice(2))).toEqual(expected); // every item, in order, in commands of ≤ 16
+    expect(Math.max(...rpush.map((c) => c.length - 2))).toBe(16);
+    expect(sink.stats.maxCommandBytes).toBeLessThanOrEqual(8192);
+  });
+});
+
 describe('pipeline bookkeeping', () => {
   it('a position fires after exactly the replies before it, in order', () => {
     const w = new FakeWriter();
