@@ -276,6 +276,45 @@ describe('pipeline bookkeeping', () => {
     expect(sink.needsDrain).toBe(false);
   });
 
+  for (const exists of [1, 0]) {
+    it(`skip mode, big key, EXISTS answers ${exists} mid-key: ${exists ? 'the rest is dropped' : 'all of it goes, in order'}`, () => {
+      const w = new FakeWriter();
+      const sink = new StandaloneSink(w, caps(), {
+        onConflict: 'skip',
+        restore: 'never',
+        bigKeyBytes: 2048,
+        chunkElements: 10,
+      });
+      sink.keyStart(
+        meta({ type: 'list', rdbType: 18, rdbVersion: 10, key: Buffer.from('L'), expireAtMs: NOW * 2 }),
+      );
+      const chunk = (i: number) => ({
+        kind: 'list' as const,
+        items: Array.from({ length: 50 }, (_, j) => Buffer.from(`v${i * 50 + j}`)),
+      });
+      for (let i = 0; i < 3; i++) sink.keyElements(chunk(i)); // passes 2 KiB: EXISTS goes out, the rest is held
+      expect(w.sent.map((c) => c[0])).toEqual(['SELECT', 'EXISTS']);
+      expect(sink.needsDrain).toBe(true);
+      w.answer(1);
+      w.answer(1, exists);
+      for (let i = 3; i < 6; i++) sink.keyElements(chunk(i));
+      sink.keyEnd();
+      const after = w.sent.slice(2);
+      if (exists) {
+        expect(after).toEqual([]);
+        expect(sink.stats.skipped.conflict).toBe(1);
+        expect(sink.stats.rewritten.list).toBe(0);
+      } else {
+        expect(after.filter((c) => c[0] === 'RPUSH').flatMap((c) => c.slice(2))).toEqual(
+          Array.from({ length: 300 }, (_, k) => `v${k}`),
+        );
+        expect(after.at(-1)).toEqual(['PEXPIREAT', 'L', String(NOW * 2)]);
+      }
+      w.answer(w.cbs.length, 1);
+      expect(sink.stats.keysWritten).toBe(exists ? 0 : 1);
+    });
+  }
+
   it('NullSink counts and acks at once', () => {
     const n = new NullSink(() => NOW);
     const acks: number[] = [];
