@@ -50,7 +50,8 @@ async function model(file: string, now: number): Promise<Model[]> {
       if (c.kind === 'string') str.push(Buffer.from(c.data));
       else if (c.kind === 'list') for (const i of c.items) v.push(hex(i));
       else if (c.kind === 'set') for (const i of c.members) v.push(hex(i));
-      else if (c.kind === 'zset') c.members.forEach((m, i) => v.push(`${hex(m)}=${c.scores[i]}`));
+      else if (c.kind === 'zset')
+        for (let i = 0; i < c.members.length; i++) v.push(`${hex(c.members[i]!)}=${c.scores[i]}`);
       else if (c.kind === 'hash')
         c.fields.forEach((f, i) => {
           const t = c.fieldExpireAtMs?.[i] ?? null;
