@@ -129,15 +129,6 @@ export async function copyViaRdb(
   await sink.flush();
 }
 
-/** Keys of every DB of a server, as `db:hex` strings (to check which keys were written). */
-export async function keyCount(c: Redis, db: number): Promise<number> {
-  const d = c.duplicate();
-  await d.select(db);
-  const n = await d.dbsize();
-  d.disconnect();
-  return n;
-}
-
 /** Commands bigger than `limit` bytes, except those holding one element (an element can't be split). */
 export function oversized(w: SocketWriter, limit: number): string[] {
   const out: string[] = [];
