@@ -85,6 +85,23 @@ describe('StandaloneSink over RedisConnection', () => {
     await conn.close();
   });
 
+  it('a lost target connection rejects flush and drain with ERR_TARGET_CONNECTION_LOST, no ack after it', async () => {
+    const gone = await startRedis();
+    const conn = await connect(gone, 100_000);
+    const sink = new StandaloneSink(conn, await probeServer(conn));
+    const acks: number[] = [];
+    sink.onAck((p: Position) => acks.push(p.offset));
+    await gone.client.call('CLIENT', 'PAUSE', '2000', 'ALL'); // keep our writes unanswered until the kill
+    for (let i = 0; i < 1000; i++)
+      sink.command({ db: 0, argv: [Buffer.from('SET'), Buffer.from(`k${i}`), Buffer.from('v')], offset: i });
+    sink.position({ replid: 'x', offset: 999, db: 0 });
+    gone.proc.kill('SIGKILL');
+    await expect(sink.flush()).rejects.toMatchObject({ code: 'ERR_TARGET_CONNECTION_LOST' });
+    await expect(sink.drain()).rejects.toMatchObject({ code: 'ERR_TARGET_CONNECTION_LOST' });
+    expect(acks).toEqual([]);
+    await gone.stop();
+  });
+
   it('a refused write rejects with ERR_TARGET_WRITE and the classifier hint', async () => {
     const small = await startRedis({ maxmemory: '1mb', 'maxmemory-policy': 'noeviction' });
     try {
