@@ -182,7 +182,10 @@ export class RedisConnection extends EventEmitter {
     });
   }
 
-  /** Resolves when the window has room (`needsDrain` false); rejects if the connection is lost. */
+  /**
+   * Resolves once the window has drained to half (or at once when `needsDrain` is false); rejects if
+   * the connection is lost.
+   */
   drain(): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (!this.needsDrain) return Promise.resolve();
@@ -218,6 +221,10 @@ export class RedisConnection extends EventEmitter {
     this.socket.destroy();
   }
 
+  private belowLowWater(): boolean {
+    return this.inFlight <= this.maxInFlight >>> 1 && this.inFlightBytes <= this.maxInFlightBytes / 2;
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.writer.length === 0 || this.closedError) return;
@@ -226,7 +233,6 @@ export class RedisConnection extends EventEmitter {
 
   private onData(chunk: Buffer): void {
     this.decoder.feed(chunk);
-    const wasFull = this.needsDrain;
     for (;;) {
       let v: RespValue | typeof NEED_MORE;
       try {
@@ -265,7 +271,9 @@ export class RedisConnection extends EventEmitter {
           });
       }
     }
-    if (wasFull && !this.needsDrain) settle(this.drainWaiters);
+    // Hysteresis: waiters wake at half a window, so a saturated producer awaits once per half
+    // window rather than once per reply (no Promise per command).
+    if (this.drainWaiters.length > 0 && this.belowLowWater()) settle(this.drainWaiters);
     if (this.inFlight === 0) settle(this.idleWaiters);
   }
 

@@ -59,8 +59,13 @@ describe('pipelining', () => {
       if (err || tag !== next || reply !== tag + 1) bad++;
       next++;
     };
+    let drains = 0;
     for (let i = 0; i < N; i++) {
-      if (conn.needsDrain) await conn.drain();
+      if (conn.needsDrain) {
+        drains++;
+        await conn.drain();
+        expect(conn.inFlight).toBeLessThanOrEqual(max / 2);
+      }
       conn.send(['INCR', 'counter'], incrCb, i);
       if (conn.inFlight > max) bad++;
     }
@@ -68,6 +73,9 @@ describe('pipelining', () => {
     expect(bad).toBe(0);
     expect(next).toBe(N);
     expect(conn.peakInFlight).toBe(max);
+    // One wait per half window at most, not one per command.
+    expect(drains).toBeLessThanOrEqual(N / (max / 2) + 1);
+    expect(drains).toBeGreaterThan(0);
     expect(conn.inFlight).toBe(0);
     expect(conn.inFlightBytes).toBe(0);
     expect(await srv.client.get('counter')).toBe(String(N));
