@@ -151,7 +151,8 @@ export class StandaloneSink implements Sink {
     const refusal = this.restoreAuto ? restoreRefusal(meta, this.caps) : 'never';
     const restorable = refusal === null;
     this.refusal = refusal ?? 'size'; // if it is rewritten after all, it was too big
-    if (meta.type === 'module' && !restorable) {
+    // A module value loads only where its module is: without any module loaded, don't even try.
+    if (meta.type === 'module' && (!restorable || this.caps.modules?.length === 0)) {
       countSkipped(this.stats, `module:${meta.module?.name ?? 'unknown'}`);
       return;
     }

@@ -34,6 +34,8 @@ export interface TargetCaps {
   protoMaxBulkLen: number;
   /** Command names are lower case. */
   hasCommand(name: string): boolean;
+  /** Loaded modules (MODULE LIST); when known and empty, module values are skipped without a try. */
+  modules?: { name: string }[];
 }
 
 /** How a refused reply is to be handled; mirrors src/net `classifyReplyError`. */

@@ -189,6 +189,11 @@ describe('paths', () => {
     never.keyRaw(Buffer.from('body'));
     never.keyEnd();
     expect(never.stats.skipped['module:ReJSON-RL']).toBe(1);
+    const bare = new StandaloneSink(w, { ...caps(), modules: [] }, {});
+    bare.keyStart(m);
+    bare.keyRaw(Buffer.from('body'));
+    bare.keyEnd();
+    expect(bare.stats.skipped['module:ReJSON-RL']).toBe(1);
     expect(w.sent).toHaveLength(2);
   });
 
