@@ -10,6 +10,7 @@
  */
 import type { CommandArg } from '../resp/index.js';
 import { formatScore, type KeyMeta, type ValueChunk } from '../records.js';
+import { copyTail } from './copy.js';
 import type { SinkStats } from './types.js';
 
 export interface RewriteOptions {
@@ -280,24 +281,5 @@ export class Rewriter {
       ]);
       i = j;
     }
-  }
-}
-
-/** Copy the Buffer arguments from index `from` on into one new slab, in place. */
-function copyTail(argv: CommandArg[], from: number): void {
-  let n = 0;
-  for (let i = from; i < argv.length; i++) {
-    const a = argv[i];
-    if (Buffer.isBuffer(a)) n += a.length;
-  }
-  if (n === 0) return;
-  const slab = Buffer.allocUnsafe(n);
-  let o = 0;
-  for (let i = from; i < argv.length; i++) {
-    const a = argv[i];
-    if (!Buffer.isBuffer(a)) continue;
-    a.copy(slab, o);
-    argv[i] = slab.subarray(o, o + a.length);
-    o += a.length;
   }
 }

@@ -17,6 +17,7 @@ import { buildDumpPayload } from '../rdb/index.js';
 import type { CommandArg } from '../resp/index.js';
 import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
+import { copyArgs, copyRecord } from './copy.js';
 import { isCommand, noFunctionsError, printableKey } from './errors.js';
 import { K, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
@@ -377,30 +378,4 @@ export class StandaloneSink implements Sink {
     this.cmds = [];
     this.collectRaw = false;
   }
-}
-
-/**
- * Copy the Buffer arguments of a command into one new slab (they may be views into the producer's
- * reused input, and the command may wait in a buffer). `key` is ours already and is not copied.
- */
-function copyArgs(argv: CommandArg[], key: Buffer | null): CommandArg[] {
-  let n = 0;
-  for (const a of argv) if (Buffer.isBuffer(a) && a !== key) n += a.length;
-  if (n === 0) return argv;
-  const slab = Buffer.allocUnsafe(n);
-  let o = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!Buffer.isBuffer(a) || a === key) continue;
-    a.copy(slab, o);
-    argv[i] = slab.subarray(o, o + a.length);
-    o += a.length;
-  }
-  return argv;
-}
-
-function copyRecord(rec: CommandRecord): CommandRecord {
-  const argv = copyArgs([...rec.argv], null) as Buffer[];
-  if (rec.multi === undefined) return { ...rec, argv };
-  return { ...rec, argv, multi: rec.multi.map((a) => copyArgs([...a], null) as Buffer[]) };
 }
