@@ -12,6 +12,10 @@
  * Like Writable.write(), a send while it is true is still accepted; a producer that checks it before
  * each send never has more than `maxInFlight` commands, nor more than `maxInFlightBytes` plus one
  * command, unanswered.
+ *
+ * Events: 'close' (once; with the ReplicantError when the connection was lost, without one after
+ * close()); 'error' only when someone listens — every pending callback hears the loss either way.
+ * Argument Buffers are copied into the write slab before send() returns, so callers may reuse them.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -100,8 +104,7 @@ export class RedisConnection extends EventEmitter {
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
+        resolve(s); // the 'error' listener stays until the connection attaches its own: no unhandled error
       });
       s.once('error', (err) => {
         clearTimeout(timer);

@@ -97,6 +97,21 @@ describe('pipelining', () => {
     await conn.close();
   });
 
+  test('the reply ring grows while wrapped and keeps order (producer ignoring needsDrain)', async () => {
+    const conn = await RedisConnection.connect({ ...parseRedisUrl(srv.url), maxInFlight: 10 }, 'target');
+    const got: number[] = [];
+    const cb = (err: ReplyError | null, reply: RespValue, tag: number): void => {
+      if (!err && (reply as Buffer).toString() === `e${tag}`) got.push(tag);
+    };
+    for (let i = 0; i < 1000; i++) conn.send(['ECHO', `e${i}`], cb, i);
+    await conn.idle(); // the ring head now sits at 1000 of 1024
+    for (let i = 1000; i < 7000; i++) conn.send(['ECHO', `e${i}`], cb, i);
+    expect(conn.needsDrain).toBe(true); // accepted anyway, like Writable.write() returning false
+    await conn.idle();
+    expect(got).toEqual(Array.from({ length: 7000 }, (_, i) => i));
+    await conn.close();
+  });
+
   test('binary arguments round-trip; error replies reach the callback as ServerReplyError', async () => {
     const conn = await RedisConnection.connect(parseRedisUrl(srv.url), 'target');
     const key = Buffer.from([0, 255, 13, 10, 36]);
