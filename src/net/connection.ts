@@ -72,6 +72,9 @@ export class RedisConnection extends EventEmitter {
   private closedError: ReplicantError | null = null;
   private closing = false;
   private lastSocketError: Error | undefined;
+  /** Time of the last reply (or of the send that made the queue non-empty), for the reply timeout. */
+  private lastProgress = 0;
+  private watchdog: NodeJS.Timeout | null = null;
 
   private constructor(socket: net.Socket, opts: ConnectOptions, role: Role) {
     super();
@@ -87,6 +90,12 @@ export class RedisConnection extends EventEmitter {
       this.lastSocketError = err;
     });
     socket.on('close', () => this.onClose());
+    const timeout = opts.replyTimeoutMs ?? 0;
+    if (timeout > 0) {
+      // One coarse timer per connection instead of a timer per command.
+      this.watchdog = setInterval(() => this.checkStall(timeout), Math.max(10, Math.min(1000, timeout / 4)));
+      this.watchdog.unref();
+    }
   }
 
   /**
@@ -168,7 +177,7 @@ export class RedisConnection extends EventEmitter {
     this.cbs[i] = cb as StoredCallback; // the tag stored beside it has type T
     this.tags[i] = tag;
     this.sizes[i] = size;
-    this.inFlight++;
+    if (this.inFlight++ === 0) this.lastProgress = Date.now();
     this.inFlightBytes += size;
     if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
     if (this.writer.length >= FLUSH_BYTES) this.flush();
@@ -235,6 +244,7 @@ export class RedisConnection extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.watchdog) this.lastProgress = Date.now(); // per chunk, not per reply
     this.decoder.feed(chunk);
     for (;;) {
       let v: RespValue | typeof NEED_MORE;
@@ -283,6 +293,7 @@ export class RedisConnection extends EventEmitter {
   private onClose(): void {
     if (this.closedError) return;
     if (this.closing && this.inFlight === 0) {
+      if (this.watchdog) clearInterval(this.watchdog);
       this.closedError = connectionLostError(this.endpoint, this.role, 0, new Error('closed by us'));
       this.emit('close');
       return;
@@ -291,7 +302,23 @@ export class RedisConnection extends EventEmitter {
   }
 
   /** Fails every pending callback and waiter, once. */
+  private checkStall(timeout: number): void {
+    if (this.inFlight === 0 || this.closedError) return;
+    if (Date.now() - this.lastProgress < timeout) return;
+    const code = this.role === 'target' ? 'ERR_TARGET_TIMEOUT' : 'ERR_SOURCE_TIMEOUT';
+    this.destroy(
+      new ReplicantError(
+        code,
+        `${this.role} ${this.endpoint} sent no reply for ${timeout} ms with ${this.inFlight} command(s) outstanding`,
+        {
+          hint: `the ${this.role} is stalled or the network dropped silently; check its SLOWLOG and latency, or raise the reply timeout`,
+        },
+      ),
+    );
+  }
+
   private fail(err: ReplicantError): void {
+    if (this.watchdog) clearInterval(this.watchdog);
     this.closedError = err;
     const n = this.inFlight;
     for (let k = 0; k < n; k++) {

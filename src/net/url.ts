@@ -18,6 +18,11 @@ export interface ConnectOptions {
   maxInFlight?: number;
   /** Encoded bytes sent and not yet replied before `needsDrain` turns true. Default 16 MiB. */
   maxInFlightBytes?: number;
+  /**
+   * Fail everything pending (ERR_TARGET_TIMEOUT / ERR_SOURCE_TIMEOUT) when commands are outstanding
+   * and no reply has arrived for this long. Off by default (a big RESTORE or FLUSHALL may be slow).
+   */
+  replyTimeoutMs?: number;
 }
 
 const FORM = 'redis://[user:password@]host:port[/db], e.g. redis://default:secret@10.0.0.5:6379/0';

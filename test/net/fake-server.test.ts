@@ -105,6 +105,30 @@ describe('byte-level cases (scripted server)', () => {
     }
   });
 
+  test('replyTimeoutMs: a server that stops answering fails the pending commands (ERR_TARGET_TIMEOUT)', async () => {
+    const fake = await fakeServer((argv, sock) => {
+      if (handshake(argv, sock)) return;
+      if (argv[0] === 'FAST') sock.write('+OK\r\n');
+    });
+    try {
+      const conn = await RedisConnection.connect(
+        { host: '127.0.0.1', port: fake.port, replyTimeoutMs: 150 },
+        'target',
+      );
+      // Idle time with nothing outstanding is not a stall.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await conn.call(['FAST'])).toBe('OK');
+      const t0 = Date.now();
+      const e = await conn.call(['HANG']).catch((x) => x);
+      expect((e as ReplicantError).code).toBe('ERR_TARGET_TIMEOUT');
+      expect((e as ReplicantError).message).toContain('1 command(s) outstanding');
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(conn.closed).toBe(true);
+    } finally {
+      await fake.close();
+    }
+  });
+
   test('garbage or an unrequested reply is ERR_PROTOCOL for everything pending', async () => {
     const fake = await fakeServer((argv, sock) => {
       if (handshake(argv, sock)) return;
