@@ -18,7 +18,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const log = ctx.log.child({ component: 'sync' });
   const stats = newRunStats('sync');
   const filters = buildFilters(c);
-  const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword, 'source');
+  const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
 
   stats.phase = 'connecting';
   const target = await openTarget(c, log);

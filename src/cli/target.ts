@@ -5,12 +5,12 @@
  * through here, so restore.ts and sync.ts stay orchestration only.
  */
 import type { Config } from '../config/index.js';
-import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/errors.js';
 import { RedisConnection } from '../net/connection.js';
 import { type ConnectOptions, describeEndpoint, parseRedisUrl } from '../net/url.js';
 import type { Logger, RunStats } from '../obs/index.js';
-import { printableKey, StandaloneSink, type SinkStats, type TargetCaps } from '../sinks/index.js';
+import type { ServerInfo } from '../net/probe.js';
+import { printableKey, StandaloneSink, type SinkStats } from '../sinks/index.js';
 import { probeCaps } from './probe.js';
 
 export interface Endpoint {
@@ -21,12 +21,7 @@ export interface Endpoint {
 }
 
 /** URL + the --*-user / --*-password overrides → connection options. */
-export function endpointOf(
-  url: string,
-  user: string | null,
-  password: string | null,
-  _role: string,
-): Endpoint {
+export function endpointOf(url: string, user: string | null, password: string | null): Endpoint {
   const o = parseRedisUrl(url);
   return {
     host: o.host,
@@ -43,7 +38,7 @@ export function escapeKey(key: Buffer): string {
 
 export interface Target {
   readonly address: string;
-  readonly caps: TargetCaps & { version: string };
+  readonly caps: ServerInfo;
   describe(): string;
   /** Keys per DB (INFO keyspace). */
   keyspace(): Promise<Map<number, number>>;
@@ -55,7 +50,7 @@ export interface Target {
 }
 
 function connectOptions(c: Config): ConnectOptions {
-  const e = endpointOf(c.target!, c.targetUser, c.targetPassword, 'target');
+  const e = endpointOf(c.target!, c.targetUser, c.targetPassword);
   const o: ConnectOptions = { host: e.host, port: e.port, name: 'replicant' };
   if (e.username !== undefined) o.username = e.username;
   if (e.password !== undefined) o.password = e.password;
@@ -66,7 +61,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
   const opts = connectOptions(c);
   const address = describeEndpoint(opts);
   const conn = await RedisConnection.connect(opts, 'target');
-  let caps: Awaited<ReturnType<typeof probeCaps>>;
+  let caps: ServerInfo;
   try {
     caps = await probeCaps(conn, address);
   } catch (err) {
@@ -89,6 +84,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     caps,
     describe: () => `${caps.family} ${caps.version}`,
     async keyspace(): Promise<Map<number, number>> {
+      // Read again (not the probe's copy): the check must see the target as it is now.
       const info = String(await conn.call(['INFO', 'keyspace']));
       const out = new Map<number, number>();
       for (const m of info.matchAll(/^db(\d+):keys=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
@@ -135,11 +131,4 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       if (!conn.closed) await conn.close().catch(() => conn.destroy());
     },
   };
-}
-
-export function targetError(address: string, what: string, hint: string, cause?: unknown): ReplicantError {
-  return new ReplicantError('ERR_TARGET_UNSUPPORTED', `target ${address}: ${what}`, {
-    hint,
-    ...(cause === undefined ? {} : { cause }),
-  });
 }
