@@ -4,6 +4,7 @@
  * `\n` keepalives before a reply are skipped. Runs once per connection, so it may await per line.
  */
 import type net from 'node:net';
+import { encodeCommand } from '../resp/index.js';
 import { SourceError, authError, isTransient, nopermError, protocolError } from './errors.js';
 
 /**
@@ -101,15 +102,6 @@ export class LineReader {
   }
 }
 
-export function encodeInline(args: (string | number)[]): Buffer {
-  let s = `*${args.length}\r\n`;
-  for (const a of args) {
-    const v = String(a);
-    s += `$${Buffer.byteLength(v)}\r\n${v}\r\n`;
-  }
-  return Buffer.from(s);
-}
-
 /**
  * Run the handshake on a connected socket whose data goes to `lines`. Resolves with the sync mode;
  * the bytes after the PSYNC/SYNC reply stay in `lines.rest()`.
@@ -120,7 +112,7 @@ export async function handshake(
   o: HandshakeOptions,
 ): Promise<SyncStart> {
   const ask = async (args: (string | number)[]): Promise<string> => {
-    sock.write(encodeInline(args));
+    sock.write(encodeCommand(args));
     const reply = await lines.line();
     if (isTransient(reply)) throw new TransientReply(reply);
     return reply;
@@ -171,7 +163,7 @@ export async function handshake(
   if (r.startsWith('-')) {
     // Unknown or renamed PSYNC (pre-2.8, some proxies): SYNC may still work.
     o.log.warn({ reply: r }, 'source refused PSYNC; falling back to SYNC (no partial resync, no offsets)');
-    sock.write(encodeInline(['SYNC']));
+    sock.write(encodeCommand(['SYNC']));
     // SYNC has no status line: the RDB preamble (or an error) comes straight after keepalives.
     return { mode: 'sync', replid: '', offset: 0 };
   }

@@ -12,7 +12,8 @@
  * once and stops; lag then stays unknown (null) and nothing else changes.
  */
 import net from 'node:net';
-import { LineReader, type LinkLogger, encodeInline } from './handshake.js';
+import { encodeCommand } from '../resp/index.js';
+import { LineReader, type LinkLogger } from './handshake.js';
 
 export const DEFAULT_HEARTBEAT_KEY = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
 
@@ -127,7 +128,7 @@ export class HeartbeatWriter {
     try {
       const sock = this.sock ?? (await this.connect());
       const key = this.o.key ?? DEFAULT_HEARTBEAT_KEY;
-      sock.write(encodeInline(['SET', key, Date.now(), 'PX', this.o.ttlMs ?? 5000]));
+      sock.write(encodeCommand(['SET', key, Date.now(), 'PX', this.o.ttlMs ?? 5000]));
       const r = await this.lines.line();
       if (r.startsWith('+')) {
         this.writes++;
@@ -179,7 +180,7 @@ export class HeartbeatWriter {
       this.sock = sock;
       if (this.o.password !== undefined) {
         const u = this.o.username;
-        sock.write(encodeInline(u ? ['AUTH', u, this.o.password] : ['AUTH', this.o.password]));
+        sock.write(encodeCommand(u ? ['AUTH', u, this.o.password] : ['AUTH', this.o.password]));
         const r = await lines.line();
         if (!r.startsWith('+')) {
           this.disable(r);

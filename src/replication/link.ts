@@ -11,6 +11,7 @@
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeCommand } from '../resp/index.js';
 import { abortedError, busyError, connectError, lostError, nopermError, protocolError } from './errors.js';
 import {
   LineReader,
@@ -18,7 +19,6 @@ import {
   type ResumePoint,
   type SyncStart,
   TransientReply,
-  encodeInline,
   handshake,
 } from './handshake.js';
 import { FRAME_RDB, FRAME_RDB_END, FRAME_STREAM, Spool, type SpoolOptions } from './spool.js';
@@ -187,6 +187,11 @@ export class ReplicaLink {
         reject(connectError(this.addr, e));
       };
       sock.once('error', onConnectError);
+      // close() while connecting destroys the socket without an error: don't wait forever.
+      sock.once('close', () => {
+        clearTimeout(timer);
+        reject(lostError(this.addr, 'connect'));
+      });
     }).then((sock) => {
       sock.setNoDelay(true);
       sock.setKeepAlive(true, 10_000);
@@ -395,7 +400,7 @@ export class ReplicaLink {
   private sendAck(force = false): void {
     const sock = this.sock;
     if (!sock || sock.destroyed || (this.sync?.mode === 'sync' && !force)) return;
-    sock.write(encodeInline(['REPLCONF', 'ACK', this.ackedOffset]));
+    sock.write(encodeCommand(['REPLCONF', 'ACK', this.ackedOffset]));
     this.acksSent++;
   }
 

@@ -93,12 +93,20 @@ export class ReplicaSource {
     });
   }
 
-  /** Connect and run until `stop()` (resolves) or a fatal error (rejects with a ReplicantError). */
+  /**
+   * Connect and run until `stop()` or a fatal error. Resolves once stopped *and* shut down (the sink
+   * flushed, the final ACK sent, the link closed); rejects with the ReplicantError that ended it.
+   */
   run(): Promise<void> {
-    this.running ??= this.loop().catch(async (err: unknown) => {
-      await this.shutdown(false);
-      throw err;
-    });
+    this.running ??= this.loop().then(
+      () => this.shutdown(true),
+      async (err: unknown) => {
+        // A stop() during the handshake closes the link under it: that is a stop, not a failure.
+        if (this.stopping && this.link.sync === null) return this.shutdown(false);
+        await this.shutdown(false).catch(() => {});
+        throw err;
+      },
+    );
     return this.running;
   }
 
@@ -106,8 +114,9 @@ export class ReplicaSource {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakeStop?.();
-    await this.running?.catch(() => {});
-    await this.shutdown(true);
+    if (this.link.phase === 'connecting') await this.link.close();
+    if (this.running) await this.running.catch(() => {});
+    else await this.shutdown(false);
   }
 
   status(): ReplicaStatus {

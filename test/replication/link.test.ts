@@ -47,7 +47,12 @@ describe.each([
   ['disk', 'no'],
 ])('full sync (%s)', (_name, diskless) => {
   it('delivers the exact RDB, then the stream with byte-exact offsets', async () => {
-    const src = await server({ 'repl-diskless-sync': diskless, 'repl-diskless-sync-delay': '0' });
+    const src = await server({
+      'repl-diskless-sync': diskless,
+      'repl-diskless-sync-delay': '0',
+      // No PINGs mid-test: offsets must match exactly.
+      'repl-ping-replica-period': '3600',
+    });
     for (let i = 0; i < 200; i++) await src.client.set(`key:${i}`, `value-${i}`.repeat(20));
     const l = link(src);
     const sync = await l.start();

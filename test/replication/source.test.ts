@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicaSource, type ReplicaSourceOptions } from '../../src/sources/replica.js';
 import { type TestServer, startRedis } from '../helpers/server.js';
-import { infoField, replicaAckOffset, waitFor } from './helpers.js';
+import { ReplicaLink } from '../../src/replication/link.js';
+import { acceptHandshake, startFakeMaster } from './fake-master.js';
+import { drainUntil, infoField, newDrained, replicaAckOffset, waitFor } from './helpers.js';
 import { RecordingSink, show } from './recording-sink.js';
 
 const HB = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
@@ -21,7 +23,12 @@ afterEach(async () => {
 });
 
 async function server(config: Record<string, string> = {}): Promise<TestServer> {
-  const s = await startRedis({ 'repl-diskless-sync-delay': '0', ...config });
+  const s = await startRedis({
+    'repl-diskless-sync-delay': '0',
+    // No PINGs mid-test: offsets must match exactly.
+    'repl-ping-replica-period': '3600',
+    ...config,
+  });
   servers.push(s);
   return s;
 }
@@ -161,5 +168,85 @@ describe('stream phase', () => {
     expect(src.status().phase).toBe('stopped');
     expect(src.status().ackedOffset).toBe(target);
     await waitFor(async () => (await infoField(s.client, 'connected_slaves')) === '0');
+  });
+
+  it('stop() during the handshake: run() resolves, nothing is fed', async () => {
+    const m = await startFakeMaster(async (c) => {
+      await c.command(); // PING, never answered
+    });
+    const sink = new RecordingSink();
+    const src = new ReplicaSource(sink, { host: '127.0.0.1', port: m.port, heartbeat: false });
+    const running = src.run();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(src.status().phase).toBe('connecting');
+    await src.stop();
+    await expect(running).resolves.toBeUndefined();
+    expect(src.status().phase).toBe('stopped');
+    expect(sink.positions).toEqual([]);
+    await m.close();
+  });
+
+  it('PINGs from the source count in the offset and are never forwarded', async () => {
+    const s = await server({ 'repl-ping-replica-period': '1' });
+    const sink = new RecordingSink();
+    const { src } = source(s, sink, { heartbeat: { write: false } });
+    await waitFor(() => src.status().phase === 'stream');
+    const start = src.status().offset;
+    await waitFor(() => src.status().offset >= start + 2 * 14); // two `*1\r\n$4\r\nPING\r\n`
+    await waitFor(async () => src.status().offset === (await masterOffset(s)));
+    expect(sink.commands).toEqual([]);
+    expect(sink.positions.at(-1)!.offset).toBe(src.status().offset);
+  });
+
+  it('source drops us mid-stream → what arrived is applied, then run() rejects ERR_SOURCE_LOST', async () => {
+    const s = await server();
+    const sink = new RecordingSink();
+    const { src, running } = source(s, sink, { heartbeat: { write: false } });
+    await waitFor(() => src.status().phase === 'stream');
+    await s.client.set('before', '1');
+    const target = await masterOffset(s);
+    await waitFor(() => src.status().offset === target);
+    await s.client.client('KILL', 'TYPE', 'replica');
+    await expect(running).rejects.toMatchObject({ code: 'ERR_SOURCE_LOST' });
+    expect(sink.commands.map(show)).toEqual(['0: set before 1']);
+    expect(src.status().phase).toBe('stopped');
+  });
+});
+
+describe('SYNC fallback', () => {
+  it('a master that refuses PSYNC: snapshot and stream still arrive, no positions (no offsets)', async () => {
+    // A real RDB, taken from a real server through the link.
+    const real = await server();
+    await real.client.set('from-rdb', 'yes');
+    const l = new ReplicaLink({ host: '127.0.0.1', port: real.port });
+    await l.start();
+    const rdb = Buffer.concat((await drainUntil(l, newDrained(), (x) => x.rdbEnded)).rdb);
+    await l.close();
+
+    const m = await startFakeMaster(async (c) => {
+      await acceptHandshake(c);
+      await c.send("-ERR unknown command 'PSYNC'\r\n");
+      expect((await c.command())[0]).toBe('SYNC');
+      await c.send(Buffer.concat([Buffer.from(`\n$${rdb.length}\r\n`), rdb]));
+      await c.send('*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n');
+    });
+    const warnings: string[] = [];
+    const sink = new RecordingSink();
+    const src = new ReplicaSource(sink, {
+      host: '127.0.0.1',
+      port: m.port,
+      heartbeat: false,
+      log: { info() {}, warn: (_o, msg) => warnings.push(msg) },
+    });
+    const running = src.run();
+    running.catch(() => {});
+    await waitFor(() => sink.commands.length === 1);
+    expect(src.status().mode).toBe('sync');
+    expect(warnings.some((w) => /SYNC/.test(w))).toBe(true);
+    expect(sink.stringValue('from-rdb')).toBe('yes');
+    expect(sink.commands.map(show)).toEqual(['2: set k v']);
+    expect(sink.positions).toEqual([]);
+    await src.stop();
+    await m.close();
   });
 });

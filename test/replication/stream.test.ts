@@ -110,6 +110,20 @@ describe('CommandStream', () => {
     expect(s.groupsSplit).toBe(1);
   });
 
+  it('bare \\n keepalives between commands are skipped and not counted', () => {
+    const a = cmd('SET', 'a', '1');
+    const b = cmd('INCR', 'n');
+    const { recs, s } = run(
+      [Buffer.from('\n'), a, Buffer.from('\n\n'), Buffer.concat([Buffer.from('\n'), b])],
+      0,
+    );
+    expect(recs.map((r) => `${show(r)}@${r.offset}`)).toEqual([
+      `0: set a 1@${a.length}`,
+      `0: incr n@${a.length + b.length}`,
+    ]);
+    expect(s.offset).toBe(a.length + b.length);
+  });
+
   it('a non-array in the stream is a protocol error', () => {
     expect(() => run([Buffer.from('+OK\r\n')])).toThrow(
       expect.objectContaining({ code: 'ERR_SOURCE_PROTOCOL' }),
