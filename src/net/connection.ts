@@ -56,7 +56,8 @@ export class RedisConnection extends EventEmitter {
 
   private readonly socket: net.Socket;
   private readonly decoder = new RespDecoder();
-  private readonly writer = new CommandWriter();
+  // Twice the flush threshold, so a batch normally flushes before its slab has to grow.
+  private readonly writer = new CommandWriter(2 * FLUSH_BYTES);
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
 

@@ -153,7 +153,9 @@ export class CommandWriter {
   /** New slab; the pending (untaken) bytes move with it so one take() still yields one Buffer. */
   private grow(need: number): void {
     const pending = this.pos - this.start;
-    const size = Math.max(this.slabSize, pending + need);
+    // Geometric growth: a batch that grows past the slab in many small steps is copied O(log n) times,
+    // not once per command (growing to exactly pending+need made a 1 MiB batch quadratic).
+    const size = Math.max(this.slabSize, 2 * (pending + need));
     const next = Buffer.allocUnsafeSlow(size);
     this.slab.copy(next, 0, this.start, this.pos);
     this.slab = next;
