@@ -72,6 +72,8 @@ export class ConfigProblems extends ConfigError {
   }
 }
 
+const INVALID = Symbol('invalid');
+
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
 
 const PARSE_OPTIONS = Object.fromEntries(
@@ -194,12 +196,14 @@ export function parseConfig(
     const r = convert(spec, given);
     if (r.ok) out[spec.key] = Array.isArray(r.value) ? Object.freeze(r.value) : r.value;
     else {
-      out[spec.key] = spec.default ?? null;
+      // Marked so the "is required" check does not report the same flag a second time.
+      out[spec.key] = INVALID;
       problems.push(`${from}: ${spec.secret ? 'invalid value' : r.problem}`);
     }
   }
 
   if (!out.help && !out.version) requireFor(command, out, args, problems);
+  for (const spec of FLAGS) if (out[spec.key] === INVALID) out[spec.key] = spec.default ?? null;
   Object.freeze(args);
   if (problems.length > 0) {
     throw new ConfigProblems(

@@ -154,3 +154,16 @@ describe('parseConfig', () => {
     expect(helpText('restore', false)).not.toContain('--heartbeat-key');
   });
 });
+
+describe('parseConfig: one problem per flag', () => {
+  it('an invalid required flag is not also reported as missing', () => {
+    try {
+      parseConfig(['--source', 'rediss://h:1', '--target', 'redis://h:2'], {});
+      throw new Error('expected an error');
+    } catch (e) {
+      const p = (e as ConfigProblems).problems;
+      expect(p.length).toBe(1);
+      expect(p[0]).toMatch(/^--source: TLS is not supported yet/);
+    }
+  });
+});

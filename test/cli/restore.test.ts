@@ -154,6 +154,17 @@ describe.skipIf(!cliBuilt())('restore: --on-conflict, --dbs, --db-map', () => {
     expect(cmp.diffs.map((d) => `${d.db} ${d.key} ${d.kind}`)).toEqual(['0 list:small value']);
   });
 
+  it('--match restores only matching key names', async () => {
+    const dst = await fresh();
+    expectClean(
+      await runCli(['restore', '--rdb', rdb, '--target', dst.url, '--match', 'hash:*', '--dbs', '0']),
+    );
+    const keys = (await dst.client.keys('*')).sort();
+    expect(keys).toEqual(['hash:big', 'hash:longval', 'hash:small']);
+    const cmp = await compareServers(src.client, dst.client, { dbs: [0], functions: false });
+    expect(cmp.diffs.every((d) => d.kind === 'missing' && !d.key.startsWith('hash:'))).toBe(true);
+  });
+
   it('--dbs selects, --db-map remaps', async () => {
     const dst = await fresh();
     expectClean(
