@@ -83,4 +83,56 @@ describe.skipIf(!cliBuilt())('sync (live) through the CLI', () => {
     expect(cmp.diffs).toEqual([]);
     expect(cmp.keysCompared).toBeGreaterThan(100);
   });
+
+  it('--dbs and --db-map apply to the snapshot and to the stream (MULTI groups included)', async () => {
+    const dst2 = await startRedis();
+    try {
+      let child: ChildProcess | null = null;
+      let statusUrl = '';
+      const run = runCli(
+        [
+          '--source',
+          src.url,
+          '--target',
+          dst2.url,
+          '--no-progress',
+          '--status-port',
+          '0',
+          '--dbs',
+          '0,5',
+          '--db-map',
+          '5:2',
+        ],
+        {
+          onSpawn: (c) => {
+            child = c;
+            c.stderr?.on('data', (d: Buffer) => {
+              const m = /url=(http:\/\/[\d.:]+)/.exec(d.toString());
+              if (m) statusUrl = m[1]!;
+            });
+          },
+        },
+      );
+      await until('the status server', async () => statusUrl !== '');
+      await until('the stream phase', async () => (await status(statusUrl)).phase === 'stream');
+      await runWriteLoad(src.client, { ops: 5000, dbs: [0, 1, 5], seed: 11, prefix: 'mapped:' });
+      const target = Number(/master_repl_offset:(\d+)/.exec(await src.client.info('replication'))![1]);
+      await until('the ack', async () => Number((await status(statusUrl)).ackedOffset) >= target);
+      (child as ChildProcess | null)?.kill('SIGINT');
+      const r = await run;
+      expect(r.code, r.stderr).toBe(0);
+      const cmp = await compareServers(src.client, dst2.client, {
+        dbs: [0, 5],
+        dbMap: { 5: 2 },
+        ignoreKeys: [DEFAULT_HEARTBEAT_KEY],
+        ignoreEntriesRead: true,
+      });
+      expect(cmp.diffs).toEqual([]);
+      const info = await dst2.client.info('keyspace');
+      expect(info).toMatch(/^db2:/m);
+      expect(info).not.toMatch(/^db[15]:/m);
+    } finally {
+      await dst2.stop();
+    }
+  });
 });
