@@ -11,9 +11,9 @@
  * Without write permission on the source (ACL, read-only replica, managed service) the writer logs
  * once and stops; lag then stays unknown (null) and nothing else changes.
  */
-import net from 'node:net';
-import { encodeCommand } from '../resp/index.js';
-import { LineReader, type LinkLogger } from './handshake.js';
+import { ServerReplyError } from '../errors.js';
+import { RedisConnection } from '../net/index.js';
+import type { LinkLogger } from './handshake.js';
 
 export const DEFAULT_HEARTBEAT_KEY = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
 
@@ -94,8 +94,7 @@ export class HeartbeatWriter {
 
   private readonly o: HeartbeatWriterOptions;
   private readonly log: LinkLogger;
-  private sock: net.Socket | null = null;
-  private lines = new LineReader();
+  private conn: RedisConnection | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private warnedDown = false;
@@ -117,77 +116,76 @@ export class HeartbeatWriter {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.sock?.destroy();
-    this.sock = null;
+    const c = this.conn;
+    this.conn = null;
+    c?.destroy();
   }
 
   private async beat(): Promise<void> {
-    // One write at a time: a slow source must not pile up heartbeats (and replies out of order).
+    // One write at a time: a slow source must not pile up heartbeats.
     if (this.stopped || this.disabledReason || this.inFlight) return;
     this.inFlight = true;
     try {
-      const sock = this.sock ?? (await this.connect());
+      const conn = this.conn ?? (await this.connect());
       const key = this.o.key ?? DEFAULT_HEARTBEAT_KEY;
-      sock.write(encodeCommand(['SET', key, Date.now(), 'PX', this.o.ttlMs ?? 5000]));
-      const r = await this.lines.line();
-      if (r.startsWith('+')) {
-        this.writes++;
-        this.warnedDown = false;
-      } else if (/^-(NOPERM|READONLY|NOAUTH|WRONGPASS|ERR.*(permission|read.?only))/i.test(r)) {
-        this.disable(r);
-      } else {
-        this.log.warn({ reply: r }, 'heartbeat write refused');
-      }
+      await conn.call(['SET', key, Date.now(), 'PX', this.o.ttlMs ?? 5000]);
+      this.writes++;
+      this.warnedDown = false;
     } catch (err) {
-      this.sock?.destroy();
-      this.sock = null;
-      if (!this.warnedDown && !this.stopped) {
-        this.warnedDown = true;
-        this.log.warn(
-          { err: (err as Error).message },
-          'heartbeat connection failed; lag unknown until it works',
-        );
-      }
+      this.onError(err);
     } finally {
       this.inFlight = false;
     }
   }
 
-  private disable(reply: string): void {
-    this.disabledReason = reply;
-    this.log.warn(
-      { reply },
-      'cannot write the heartbeat key on the source; replication lag will be reported as unknown',
-    );
-    void this.stop();
+  private onError(err: unknown): void {
+    const e = err as Error & { code?: string; prefix?: string };
+    // Not allowed to write (ACL, read-only replica, bad credentials): that won't change; stop.
+    if (
+      e instanceof ServerReplyError
+        ? /^(NOPERM|READONLY|NOAUTH)$/.test(e.prefix)
+        : e.code === 'ERR_AUTH' || e.code === 'ERR_NOPERM'
+    ) {
+      this.disabledReason = e instanceof ServerReplyError ? `-${e.message}` : `${e.code}: ${e.message}`;
+      this.log.warn(
+        { reply: this.disabledReason },
+        'cannot write the heartbeat key on the source; replication lag will be reported as unknown',
+      );
+      void this.stop();
+      return;
+    }
+    if (e instanceof ServerReplyError) {
+      this.log.warn({ reply: e.message }, 'heartbeat write refused');
+      return;
+    }
+    // Connection trouble: drop it and reconnect on the next beat; say so once per outage.
+    const c = this.conn;
+    this.conn = null;
+    c?.destroy();
+    if (!this.warnedDown && !this.stopped) {
+      this.warnedDown = true;
+      this.log.warn({ err: e.message }, 'heartbeat connection failed; lag unknown until it works');
+    }
   }
 
-  private connect(): Promise<net.Socket> {
-    this.lines = new LineReader();
-    const lines = this.lines;
-    return new Promise<net.Socket>((resolve, reject) => {
-      const sock = net.connect({ host: this.o.host, port: this.o.port });
-      sock.setTimeout(5000);
-      sock.on('data', (d: Buffer) => lines.feed(d));
-      sock.on('timeout', () => sock.destroy(new Error('heartbeat connection timed out')));
-      sock.on('error', (e) => {
-        lines.fail(e);
-        reject(e);
-      });
-      sock.on('close', () => lines.fail(new Error('heartbeat connection closed')));
-      sock.once('connect', () => resolve(sock));
-    }).then(async (sock) => {
-      this.sock = sock;
-      if (this.o.password !== undefined) {
-        const u = this.o.username;
-        sock.write(encodeCommand(u ? ['AUTH', u, this.o.password] : ['AUTH', this.o.password]));
-        const r = await lines.line();
-        if (!r.startsWith('+')) {
-          this.disable(r);
-          throw new Error(r);
-        }
-      }
-      return sock;
+  private async connect(): Promise<RedisConnection> {
+    const conn = await RedisConnection.connect(
+      {
+        host: this.o.host,
+        port: this.o.port,
+        ...(this.o.username !== undefined ? { username: this.o.username } : {}),
+        ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+        name: 'replicant-heartbeat',
+        connectTimeoutMs: 5000,
+        replyTimeoutMs: 5000,
+      },
+      'source',
+    );
+    conn.once('close', () => {
+      if (this.conn === conn) this.conn = null;
     });
+    if (this.stopped) conn.destroy();
+    else this.conn = conn;
+    return conn;
   }
 }

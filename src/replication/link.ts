@@ -12,6 +12,7 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeCommand } from '../resp/index.js';
+import { EofMarkScanner, RDB_EOF_MARK_SIZE } from './eof-mark.js';
 import { abortedError, busyError, connectError, lostError, nopermError, protocolError } from './errors.js';
 import {
   LineReader,
@@ -47,7 +48,6 @@ export interface ReplicaLinkOptions {
 
 export type LinkPhase = 'connecting' | 'waiting-bgsave' | 'transfer' | 'stream' | 'closed';
 
-const RDB_EOF_MARK_SIZE = 40;
 const NOOP_LOG: LinkLogger = { info() {}, warn() {} };
 
 type Mode = 'lines' | 'preamble' | 'rdb-len' | 'rdb-eof' | 'stream' | 'off';
@@ -74,9 +74,8 @@ export class ReplicaLink {
   private lines = new LineReader();
   private pre: Buffer = Buffer.alloc(0);
   private rdbLeft = 0;
-  private mark: Buffer | null = null;
-  /** Diskless transfer: the newest ≤ 40 bytes, held back until we know they aren't the end mark. */
-  private tail: Buffer = Buffer.alloc(0);
+  private eof: EofMarkScanner | null = null;
+  private readonly pushRdbBound = (b: Buffer): void => this.pushRdb(b);
   private ackTimer: NodeJS.Timeout | null = null;
   private kickTimer: NodeJS.Timeout | null = null;
   /** Offset a GETACK asked about; an ACK goes out as soon as the target has caught up with it. */
@@ -272,8 +271,9 @@ export class ReplicaLink {
     const line = buf.toString('latin1', 0, nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl);
     const rest = buf.subarray(nl + 1);
     if (line.startsWith('$EOF:')) {
-      this.mark = Buffer.from(line.slice(5), 'latin1');
-      if (this.mark.length !== RDB_EOF_MARK_SIZE) throw protocolError(this.addr, `bad EOF mark: ${line}`);
+      const mark = Buffer.from(line.slice(5), 'latin1');
+      if (mark.length !== RDB_EOF_MARK_SIZE) throw protocolError(this.addr, `bad EOF mark: ${line}`);
+      this.eof = new EofMarkScanner(mark);
       this.mode = 'rdb-eof';
       this.phase = 'transfer';
       this.log.info({ form: 'diskless' }, 'receiving RDB');
@@ -307,53 +307,11 @@ export class ReplicaLink {
     if (n < chunk.length) this.onData(chunk.subarray(n));
   }
 
-  /**
-   * `$EOF:<mark>` form: the RDB ends with the 40-byte mark. We hold back the newest 40 bytes so the
-   * mark never reaches the RDB consumer, and search across the held tail and the new chunk so a mark
-   * split between chunks is found.
-   */
+  /** `$EOF:<mark>` form: see eof-mark.ts. */
   private onRdbEof(chunk: Buffer): void {
-    const mark = this.mark!;
-    const held = this.tail;
-    // The only place a mark can straddle the held tail and the new chunk is this small window, so
-    // the big chunk itself is never copied.
-    if (held.length > 0) {
-      const win = Buffer.concat([held, chunk.subarray(0, RDB_EOF_MARK_SIZE - 1)]);
-      const at = win.indexOf(mark);
-      if (at !== -1) {
-        this.finishEof(win.subarray(0, at), chunk.subarray(at + RDB_EOF_MARK_SIZE - held.length));
-        return;
-      }
-    }
-    const at = chunk.indexOf(mark);
-    if (at !== -1) {
-      if (held.length > 0) this.pushRdb(held);
-      this.finishEof(chunk.subarray(0, at), chunk.subarray(at + RDB_EOF_MARK_SIZE));
-      return;
-    }
-    // No mark yet: everything but the newest 39 bytes is RDB for sure (a mark that completes later
-    // must start inside them).
-    const keep = RDB_EOF_MARK_SIZE - 1;
-    if (held.length + chunk.length <= keep) {
-      this.tail = Buffer.concat([held, chunk]);
-      return;
-    }
-    if (chunk.length >= keep) {
-      if (held.length > 0) this.pushRdb(held);
-      if (chunk.length > keep) this.pushRdb(chunk.subarray(0, chunk.length - keep));
-      // Copy the small tail so we don't pin a whole socket chunk.
-      this.tail = Buffer.from(chunk.subarray(chunk.length - keep));
-    } else {
-      const both = Buffer.concat([held, chunk]);
-      this.pushRdb(both.subarray(0, both.length - keep));
-      this.tail = both.subarray(both.length - keep);
-    }
-  }
-
-  /** The mark was found: `last` is the final RDB piece, `after` what followed the mark. */
-  private finishEof(last: Buffer, after: Buffer): void {
-    if (last.length > 0) this.pushRdb(last);
-    this.tail = Buffer.alloc(0);
+    const after = this.eof!.feed(chunk, this.pushRdbBound);
+    if (after === null) return;
+    this.eof = null;
     this.rdbSize = this.rdbReceived;
     this.endRdb(true);
     // Masters wait for our first ACK before streaming, so this is normally empty.

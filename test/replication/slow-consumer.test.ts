@@ -5,6 +5,7 @@
  * its limit, the spool shows disk bytes, and every byte arrives in order.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { ReplicaSource } from '../../src/sources/replica.js';
 import { type TestServer, startRedis } from '../helpers/server.js';
@@ -28,19 +29,25 @@ function value(i: number): Buffer {
 
 /**
  * The 50 MB are written from a child process: a writer sharing our event loop would slow our own
- * reads and measure the test, not the link.
+ * reads and measure the test, not the link. The writer is paced (below); unpaced, a loopback writer
+ * outruns any single-threaded reader on a loaded 2-core machine and the 8 MB limit measures the CPU.
  */
 async function writeLoad(port: number): Promise<void> {
   const script = `
     import { Redis } from 'ioredis';
     const c = new Redis({ port: ${port}, host: '127.0.0.1' });
-    const p = c.pipeline();
-    for (let i = 0; i < ${COUNT}; i++) {
-      const b = Buffer.alloc(${VALUE}, i % 251);
-      b.writeUInt32LE(i, 0);
-      p.set('big:' + i, b);
+    // ~1 MB every 40 ms (≤ 25 MB/s): faster than the target (≤ 10 MB/s), and a pace our reads keep
+    // up with even when the test machine is busy with other test files.
+    for (let i = 0; i < ${COUNT}; ) {
+      const p = c.pipeline();
+      for (const end = i + 10; i < end && i < ${COUNT}; i++) {
+        const b = Buffer.alloc(${VALUE}, i % 251);
+        b.writeUInt32LE(i, 0);
+        p.set('big:' + i, b);
+      }
+      await p.exec();
+      await new Promise((r) => setTimeout(r, 40));
     }
-    await p.exec();
     c.disconnect();
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });
@@ -67,8 +74,8 @@ it('a slow target does not get the link dropped; memory bounded, disk used, orde
   running.catch(() => {});
   await waitFor(() => src!.status().phase === 'stream');
 
-  // Slow target: every 64 KiB piece fed waits 4 ms (≈ 16 MB/s at best, far below loopback speed).
-  sink.drainMs = 4;
+  // Slow target: each command fed makes the source wait 10 ms (≈ 10 MB/s at best for 100 KB values).
+  sink.drainMs = 10;
   let next = 0;
   let bad: string | null = null;
   sink.onCommand = (rec) => {
@@ -106,3 +113,23 @@ it('a slow target does not get the link dropped; memory bounded, disk used, orde
   const stats = await srv.client.info('stats');
   expect(/sync_full:1\b/.test(stats)).toBe(true);
 }, 120_000);
+
+it('control: a replica that reads at the target pace (here: not at all) is dropped by this source', async () => {
+  srv = await startRedis({
+    'repl-diskless-sync': 'no',
+    'client-output-buffer-limit': 'replica 8mb 4mb 10',
+  });
+  const sock = net.connect(srv.port, '127.0.0.1');
+  sock.on('error', () => {});
+  let got = 0;
+  sock.on('data', (d: Buffer) => {
+    got += d.length;
+  });
+  sock.write('*1\r\n$4\r\nSYNC\r\n');
+  await waitFor(() => got > 0);
+  await waitFor(async () => (await infoField(srv!.client, 'slave0'))?.includes('state=online') === true);
+  sock.pause();
+  await writeLoad(srv.port);
+  await waitFor(async () => (await infoField(srv!.client, 'connected_slaves')) === '0', 20_000);
+  sock.destroy();
+}, 60_000);
