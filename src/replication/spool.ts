@@ -146,6 +146,11 @@ export class Spool {
     });
   }
 
+  /** Wake a consumer waiting in `readable()` without ending the spool (e.g. to let it see a stop). */
+  interrupt(): void {
+    this.wake();
+  }
+
   /** No more frames will come; the consumer takes what is queued and then sees `finished`. */
   end(): void {
     this.ended = true;

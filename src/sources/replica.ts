@@ -52,6 +52,8 @@ export interface ReplicaStatus {
   keys: number;
   keysFiltered: number;
   commands: number;
+  /** MULTI groups forwarded in parts (db switch inside, or bigger than the group limit). */
+  groupsSplit: number;
   spoolBytes: number;
   spoolMemoryBytes: number;
   spoolDiskBytes: number;
@@ -76,8 +78,6 @@ export class ReplicaSource {
   private readonly snapshot: SnapshotForwarder;
   private lastPosition = -1;
   private stopping = false;
-  private wakeStop: (() => void) | null = null;
-  private readonly stopSignal: Promise<void>;
   private running: Promise<void> | null = null;
 
   constructor(sink: Sink, opts: ReplicaSourceOptions) {
@@ -88,9 +88,6 @@ export class ReplicaSource {
       opts.heartbeat === false ? null : new HeartbeatFilter(opts.heartbeat?.key ?? DEFAULT_HEARTBEAT_KEY);
     this.link = new ReplicaLink(opts);
     this.snapshot = new SnapshotForwarder(sink, this.filter, this.hb);
-    this.stopSignal = new Promise((r) => {
-      this.wakeStop = r;
-    });
   }
 
   /**
@@ -113,7 +110,7 @@ export class ReplicaSource {
   /** Stop reading, let the sink flush, send a final ACK, close. Resolves when done. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeStop?.();
+    this.link.spool.interrupt();
     if (this.link.phase === 'connecting') await this.link.close();
     if (this.running) await this.running.catch(() => {});
     else await this.shutdown(false);
@@ -138,6 +135,7 @@ export class ReplicaSource {
       keys: this.snapshot.keys,
       keysFiltered: this.snapshot.keysFiltered,
       commands: this.commands,
+      groupsSplit: this.stream?.groupsSplit ?? 0,
       spoolBytes: s.bytes,
       spoolMemoryBytes: s.memoryBytes,
       spoolDiskBytes: s.diskBytes,
@@ -165,7 +163,9 @@ export class ReplicaSource {
           if (spool.error) throw spool.error;
           return;
         }
-        await Promise.race([spool.readable(), this.stopSignal]);
+        // stop() interrupts this wait (no race against a stop promise: that would leave one
+        // reaction behind per idle wait for the whole life of the link).
+        await spool.readable();
         continue;
       }
       if (f.kind === FRAME_RDB_END) {
