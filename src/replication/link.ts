@@ -81,6 +81,7 @@ export class ReplicaLink {
   /** Offset a GETACK asked about; an ACK goes out as soon as the target has caught up with it. */
   private getAckWanted = -1;
   private closing = false;
+  private lastReadAt = 0;
 
   constructor(opts: ReplicaLinkOptions) {
     this.o = opts;
@@ -194,11 +195,11 @@ export class ReplicaLink {
     }).then((sock) => {
       sock.setNoDelay(true);
       sock.setKeepAlive(true, 10_000);
-      sock.setTimeout(this.o.readTimeoutMs ?? 60_000);
-      sock.on('data', (chunk: Buffer) => this.onData(chunk));
-      sock.on('timeout', () =>
-        this.lost(sock, new Error(`no data from the source for ${this.o.readTimeoutMs ?? 60_000} ms`)),
-      );
+      sock.on('data', (chunk: Buffer) => {
+        this.lastReadAt = Date.now();
+        this.onData(chunk);
+      });
+      this.startWatchdog(sock);
       sock.on('error', (e) => this.lost(sock, e));
       sock.on('close', () => this.lost(sock, undefined));
       return handshake(sock, this.lines, {
@@ -378,6 +379,26 @@ export class ReplicaLink {
     const during =
       this.mode === 'lines' ? 'the handshake' : this.mode === 'stream' ? 'the stream' : 'the RDB transfer';
     this.fail(lostError(this.addr, during, cause));
+  }
+
+  /**
+   * Read-idle watchdog. Not socket.setTimeout(): that counts our own writes as activity, and our
+   * ACKs every second would keep a dead source looking alive forever.
+   */
+  private startWatchdog(sock: net.Socket): void {
+    const limit = this.o.readTimeoutMs ?? 60_000;
+    this.lastReadAt = Date.now();
+    const t = setInterval(
+      () => {
+        if (sock !== this.sock || sock.destroyed) clearInterval(t);
+        else if (Date.now() - this.lastReadAt > limit) {
+          clearInterval(t);
+          this.lost(sock, new Error(`no data from the source for ${limit} ms`));
+        }
+      },
+      Math.min(1000, Math.max(10, limit / 4)),
+    );
+    t.unref();
   }
 
   private dropSocket(): void {

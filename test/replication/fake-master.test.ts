@@ -167,6 +167,22 @@ describe('source answers', () => {
     expect(d.error?.message).toMatch(/RDB transfer/);
   });
 
+  it('a source that goes silent mid-stream → ERR_SOURCE_LOST after readTimeoutMs', async () => {
+    const m = await master(async (c) => {
+      await acceptHandshake(c);
+      await c.send(`+FULLRESYNC ${REPLID} 0\r\n$1\r\nZ`);
+      await c.send(set('a', 'b')); // then nothing: no PING, no close
+    });
+    // Our own ACKs keep flowing meanwhile: they must not count as the source being alive.
+    const l = link(m, { readTimeoutMs: 300, ackIntervalMs: 50 });
+    await l.start();
+    const t0 = Date.now();
+    const d = await drainUntil(l, newDrained(), () => false);
+    expect(Buffer.concat(d.stream).equals(set('a', 'b'))).toBe(true);
+    expect(d.error).toMatchObject({ code: 'ERR_SOURCE_LOST' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
   it('-ERR to PSYNC → falls back to SYNC and says so', async () => {
     let sawSync = false;
     const m = await master(async (c) => {

@@ -123,6 +123,14 @@ describe('handshake with credentials', () => {
     expect(err?.hint).toMatch(/SCAN/);
   });
 
+  it('ACL user with +psync but without +replconf → ERR_SOURCE_NOPERM (we could never ACK)', async () => {
+    const src = await server({});
+    await src.client.call('ACL', 'SETUSER', 'noack', 'on', '>pw', '+ping', '+psync', '+sync');
+    await expect(link(src, { username: 'noack', password: 'pw' }).start()).rejects.toMatchObject({
+      code: 'ERR_SOURCE_NOPERM',
+    });
+  });
+
   it('unreachable port → ERR_SOURCE_CONNECT', async () => {
     const port = await freePort();
     await expect(link({ port }).start()).rejects.toMatchObject({ code: 'ERR_SOURCE_CONNECT' });
