@@ -68,7 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: LIVE,
     arg: 'URL',
     env: 'REPLICANT_SOURCE',
-    help: 'source server, redis://[user:password@]host:port (rediss:// for TLS)',
+    help: 'source server, redis://[user:password@]host:port (TLS is not supported yet)',
   },
   {
     name: 'source-user',
@@ -96,7 +96,7 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: TARGETED,
     arg: 'URL',
     env: 'REPLICANT_TARGET',
-    help: 'target server, redis://[user:password@]host:port (rediss:// for TLS)',
+    help: 'target server, redis://[user:password@]host:port (TLS is not supported yet)',
   },
   {
     name: 'target-user',
@@ -233,7 +233,7 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: ['sync'],
     arg: 'DIR',
     env: 'REPLICANT_STATE_DIR',
-    help: 'directory for the spool and the checkpoint; default the OS temp dir',
+    help: 'directory for the spool files (disk overflow of the source stream); default the OS temp dir',
   },
   {
     name: 'log-level',
