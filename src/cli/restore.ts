@@ -21,6 +21,7 @@ import {
   type RunStats,
   summaryText,
 } from '../obs/index.js';
+import type { Logger } from '../obs/index.js';
 import type { SkipInfo } from '../rdb/index.js';
 import type { KeyMeta } from '../records.js';
 import { interruptedError, readRdbFile, statRdbFile } from '../sources/rdb-file.js';
@@ -47,7 +48,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   let progress: Progress | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');
-    if (c.onConflict === 'report') await refuseNonEmpty(target, c, filters.db.targets(allDbs()));
+    await prepareTarget(target, c, filters.db.targets(allDbs()), log);
 
     const sink = target.createSink(log);
     const fstats = newFilterStats();
@@ -143,6 +144,23 @@ function summaryFields(s: RunStats): Record<string, unknown> {
 }
 
 /**
+ * Before the first write: `--flush-target` empties every target DB this run can write to (and says
+ * which, with their key counts); then `--on-conflict report` refuses if any of them still holds keys.
+ */
+export async function prepareTarget(
+  target: Target,
+  c: Config,
+  pairs: [number, number][],
+  log: Logger,
+): Promise<void> {
+  if (c.flushTarget) {
+    const flushed = await target.flushDbs(pairs.map(([, t]) => t));
+    for (const [db, n] of flushed) log.warn({ db, keys: n }, '--flush-target: emptied target DB');
+  }
+  if (c.onConflict === 'report') await refuseNonEmpty(target, c, pairs);
+}
+
+/**
  * `--on-conflict report`: refuse before writing anything when a target DB this restore may write to
  * already holds keys. The message names up to 10 of them (escaped) and the flags that override.
  */
@@ -162,7 +180,7 @@ export async function refuseNonEmpty(target: Target, c: Config, pairs: [number, 
     'ERR_TARGET_NOT_EMPTY',
     `target already holds keys in ${where}, e.g. ${names.join(', ')}`,
     {
-      hint: `pass --on-conflict overwrite (replace them) or --on-conflict skip (keep them)${
+      hint: `pass --on-conflict overwrite (replace them), --on-conflict skip (keep them) or --flush-target (empty those DBs first)${
         c.dbs === null ? ', or --dbs / --db-map to restore into other DBs' : ''
       }`,
     },

@@ -9,7 +9,7 @@ import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } f
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { ReplicaSource } from '../sources/replica.js';
 import type { RunContext } from './main.js';
-import { refuseNonEmpty } from './restore.js';
+import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
 import { endpointOf, openTarget } from './target.js';
 
@@ -26,7 +26,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
   try {
-    if (c.onConflict === 'report') await refuseNonEmpty(target, c, filters.db.targets(range256()));
+    await prepareTarget(target, c, filters.db.targets(range256()), log);
     const sink = new CountingSink(target.createSink(log), stats, c.skipFunctions);
     const source = new ReplicaSource(sink, {
       host: src.host,

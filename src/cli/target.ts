@@ -44,6 +44,8 @@ export interface Target {
   keyspace(): Promise<Map<number, number>>;
   /** Up to `n` key names of `db` (one SCAN step on a separate connection: the sink's stays untouched). */
   sampleKeys(db: number, n: number): Promise<Buffer[]>;
+  /** FLUSHDB each of `dbs` that holds keys; returns what each held. Runs before any write. */
+  flushDbs(dbs: Iterable<number>): Promise<Map<number, number>>;
   createSink(log: Logger): StandaloneSink;
   updateStats(sink: unknown, stats: RunStats): void;
   close(): Promise<void>;
@@ -79,17 +81,18 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     skipFunctions: c.skipFunctions,
     classify: classifyReplyError,
   };
+  const keyspace = async (): Promise<Map<number, number>> => {
+    // Read again (not the probe's copy): the check must see the target as it is now.
+    const info = String(await conn.call(['INFO', 'keyspace']));
+    const out = new Map<number, number>();
+    for (const m of info.matchAll(/^db(\d+):keys=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
+    return out;
+  };
   return {
     address,
     caps,
     describe: () => `${caps.family} ${caps.version}`,
-    async keyspace(): Promise<Map<number, number>> {
-      // Read again (not the probe's copy): the check must see the target as it is now.
-      const info = String(await conn.call(['INFO', 'keyspace']));
-      const out = new Map<number, number>();
-      for (const m of info.matchAll(/^db(\d+):keys=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
-      return out;
-    },
+    keyspace,
     async sampleKeys(db: number, n: number): Promise<Buffer[]> {
       const side = await RedisConnection.connect({ ...opts, db }, 'target');
       try {
@@ -104,6 +107,22 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       } finally {
         await side.close();
       }
+    },
+    async flushDbs(dbs: Iterable<number>): Promise<Map<number, number>> {
+      const wanted = new Set(dbs);
+      const flushed = new Map<number, number>();
+      for (const [db, n] of await keyspace()) {
+        if (n === 0 || !wanted.has(db)) continue;
+        // A side connection per DB: the sink's connection keeps its own SELECT state untouched.
+        const side = await RedisConnection.connect({ ...opts, db }, 'target');
+        try {
+          await side.call(['FLUSHDB']);
+        } finally {
+          await side.close();
+        }
+        flushed.set(db, n);
+      }
+      return flushed;
     },
     createSink(sinkLog: Logger): StandaloneSink {
       const sink = new StandaloneSink(conn, caps, sinkOpts);

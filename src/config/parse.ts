@@ -51,6 +51,8 @@ export interface Config {
   readonly noRestore: boolean;
   readonly skipUnsupported: boolean;
   readonly skipFunctions: boolean;
+  /** FLUSHDB every reachable target DB before writing anything. */
+  readonly flushTarget: boolean;
   readonly heartbeatKey: string;
   readonly statusPort: number | null;
   readonly statusHost: string;

@@ -192,6 +192,14 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'skip and count keys of RDB types this version cannot decode, instead of failing',
   },
   {
+    name: 'flush-target',
+    key: 'flushTarget',
+    kind: 'boolean',
+    commands: WRITES,
+    default: false,
+    help: 'empty (FLUSHDB) every target DB this run writes to before writing; for a restart without resume, so keys deleted on the source meanwhile do not survive',
+  },
+  {
     name: 'skip-functions',
     key: 'skipFunctions',
     kind: 'boolean',

@@ -161,8 +161,9 @@ describe.skipIf(!cliBuilt())('live sync (replica mode), standalone → standalon
     (await run.child).kill('SIGTERM');
     const first = await run.done;
     expect(first.code, first.stderr).toBe(0);
-    // Restart while the load continues (a full sync until resume lands; overwrite replaces the keys).
-    run = startSync(['--source', src.url, '--target', dst.url, '--on-conflict', 'overwrite']);
+    // Restart while the load continues: a full sync until resume lands. --flush-target, not overwrite:
+    // a key deleted on the source meanwhile and recreated later would otherwise merge with its stale copy.
+    run = startSync(['--source', src.url, '--target', dst.url, '--flush-target']);
     await new Promise((r) => setTimeout(r, 2000));
     ac.abort();
     await load;
@@ -170,6 +171,32 @@ describe.skipIf(!cliBuilt())('live sync (replica mode), standalone → standalon
     (await run.child).kill('SIGTERM');
     expect((await run.done).code).toBe(0);
     expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
+  });
+});
+
+describe.skipIf(!cliBuilt())('--flush-target', () => {
+  it('empties only the target DBs this run writes to, then copies', async () => {
+    const src = await server({ 'repl-diskless-sync-delay': '0' });
+    const dst = await server();
+    await src.client.rpush('list', 'a', 'b');
+    await dst.client.rpush('list', 'stale-1', 'stale-2', 'stale-3');
+    await dst.client.set('stale-key', 'left over from an earlier run');
+    await dst.client.select(9);
+    await dst.client.set('other-app', 'not ours');
+    await dst.client.select(0);
+    const run = startSync(['--source', src.url, '--target', dst.url, '--dbs', '0', '--flush-target']);
+    await waitFor(async () => (await dst.client.llen('list')) === 2);
+    await src.client.rpush('list', 'c');
+    await waitFor(async () => (await dst.client.llen('list')) === 3);
+    (await run.child).kill('SIGTERM');
+    const out = await run.done;
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/flush-target: emptied target DB.*db=0.*keys=2/);
+    expect(await dst.client.lrange('list', 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await dst.client.exists('stale-key')).toBe(0);
+    await dst.client.select(9);
+    expect(await dst.client.get('other-app')).toBe('not ours');
+    await dst.client.select(0);
   });
 });
 
