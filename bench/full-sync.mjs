@@ -22,6 +22,7 @@ const KEYS = opt('keys', 1_000_000);
 const VALUE_BYTES = opt('value-bytes', 32);
 
 const procs = [];
+const pids = new Map();
 const dirs = [];
 
 function freePort() {
@@ -41,6 +42,16 @@ function cli(port, ...cmd) {
   return r.stdout.trim();
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 async function startServer(extra = []) {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'replicant-bench-'));
@@ -53,6 +64,7 @@ async function startServer(extra = []) {
     },
   );
   procs.push(p);
+  pids.set(port, p.pid);
   for (let i = 0; i < 200; i++) {
     try {
       if (cli(port, 'PING') === 'PONG') return port;
@@ -112,10 +124,14 @@ async function nativeSync(srcPort) {
 
 async function replicantSync(srcPort) {
   const port = await startServer();
+  const serverCpu0 = cpuSeconds(pids.get(port));
   const t0 = performance.now();
+  // REPLICANT_BENCH_NODE_ARGS: extra node flags for the replicant process (e.g. --cpu-prof).
+  const nodeArgs = (process.env.REPLICANT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       CLI,
       '--source',
       `redis://127.0.0.1:${srcPort}`,
@@ -152,10 +168,12 @@ async function replicantSync(srcPort) {
     await sleep(10);
   }
   sampleRss();
+  const cpu = cpuSeconds(child.pid);
+  const targetCpu = cpuSeconds(pids.get(port)) - serverCpu0;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
-  return { seconds, peakRssMb: Math.round(peakKb / 1024) };
+  return { seconds, peakRssMb: Math.round(peakKb / 1024), cpu, targetCpu };
 }
 
 try {
@@ -176,6 +194,8 @@ try {
       baseline_seconds: Number(native.toFixed(3)),
       ratio: Number((ours.seconds / native).toFixed(3)),
       peak_rss_mb: ours.peakRssMb,
+      replicant_cpu_s: ours.cpu,
+      target_cpu_s: ours.targetCpu,
     }),
   );
 } finally {

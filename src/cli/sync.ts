@@ -27,7 +27,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   let timer: NodeJS.Timeout | null = null;
   try {
     await prepareTarget(target, c, filters.db.targets(range256()), log);
-    const sink = new CountingSink(target.createSink(log), stats, c.skipFunctions);
+    const writer = target.createSink(log);
+    const sink = new CountingSink(writer, stats, c.skipFunctions);
     const source = new ReplicaSource(sink, {
       host: src.host,
       port: src.port,
@@ -35,7 +36,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
       password: src.password,
       filter: filters.db.identity && filters.keys.length === 0 ? undefined : filters.source,
       heartbeat: { key: c.heartbeatKey },
-      rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error' },
+      // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
+      rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
       ...(c.stateDir ? { spool: { dir: c.stateDir } } : {}),
       log: ctx.log.child({ component: 'replica-link' }),
     });
@@ -118,6 +120,9 @@ class CountingSink implements Sink {
   }
   keyEnd(): void {
     this.inner.keyEnd();
+  }
+  keyUpgraded(): void {
+    (this.inner as Sink & { keyUpgraded?(): void }).keyUpgraded?.();
   }
   functionLibrary(code: Buffer): void {
     if (this.skipFunctions) return;

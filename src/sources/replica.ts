@@ -181,17 +181,28 @@ export class ReplicaSource {
     }
   }
 
+  /**
+   * Decoder options. In auto mode (`rdb.wantElements` given, usually the sink's) keys we drop here
+   * (heartbeat, filtered) are not decoded at all, and the others are decoded only when the sink says so.
+   */
+  private decoderOptions(): RdbDecoderOptions | undefined {
+    const o = this.o.rdb;
+    const want = o?.wantElements;
+    if (!want) return o;
+    return { ...o, wantElements: (m: KeyMeta) => this.snapshot.wants(m, want) };
+  }
+
   private feedRdb(part: Buffer): void {
     if (this.decoder === null) {
       this.phase = 'snapshot';
-      this.decoder = new RdbDecoder(this.snapshot, this.o.rdb);
+      this.decoder = new RdbDecoder(this.snapshot, this.decoderOptions());
     }
     this.decoder.write(part);
     this.rdbBytesApplied += part.length;
   }
 
   private endSnapshot(sync: SyncStart): void {
-    if (this.decoder === null) this.decoder = new RdbDecoder(this.snapshot, this.o.rdb);
+    if (this.decoder === null) this.decoder = new RdbDecoder(this.snapshot, this.decoderOptions());
     this.decoder.end(); // throws ERR_RDB_TRUNCATED if the transfer ended early
     this.decoder = null;
     this.beginStream(sync, this.streamDb());
@@ -300,6 +311,14 @@ class SnapshotForwarder implements RdbVisitor {
   keyEnd(): void {
     if (this.skipping) this.skipping = false;
     else this.sink.keyEnd();
+  }
+  /** Auto-mode decoder, right after keyStart: decode this key's elements? Never for a dropped key. */
+  wants(meta: KeyMeta, sinkWants: (m: KeyMeta) => boolean): boolean {
+    return this.skipping ? false : sinkWants(meta);
+  }
+  /** Auto-mode decoder: a raw-only key turned out big; its elements follow from the first one. */
+  keyUpgraded(): void {
+    if (!this.skipping) (this.sink as Sink & { keyUpgraded?(): void }).keyUpgraded?.();
   }
   functionLibrary(code: Buffer): void {
     this.sink.functionLibrary(code);
