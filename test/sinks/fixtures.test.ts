@@ -4,6 +4,7 @@
  * hold what the file holds. The expected content is the file decoded once into a plain model; the
  * target is read back through ioredis. Expired keys and expired hash fields must be absent.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,7 +117,10 @@ const FILES: [string, 'restore' | 'rewrite'][] = [
   ['redis/encodings.rdb', 'restore'], // REDIS0004: zipmap/ziplist/intset payloads 7.0 still loads
 ];
 
-describe('fixture RDB files into redis 7.0', () => {
+const HAVE_FIXTURES = existsSync(path.join(FIXTURES, 'rdb'));
+if (!HAVE_FIXTURES) console.warn(`sink fixture tests skipped: ${path.join(FIXTURES, 'rdb')} not found`);
+
+describe.skipIf(!HAVE_FIXTURES)('fixture RDB files into redis 7.0', () => {
   for (const [file, path_] of FILES) {
     it(`${file}: ${path_}, target holds the file's content`, async () => {
       const full = path.join(FIXTURES, 'rdb', file);
