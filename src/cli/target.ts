@@ -145,6 +145,8 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       stats.writesRewrite = rewritten;
       for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
       stats.functions = s.functions;
+      // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).
+      stats.keysWritten = s.keysWritten;
     },
     async close(): Promise<void> {
       if (!conn.closed) await conn.close().catch(() => conn.destroy());

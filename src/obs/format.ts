@@ -11,7 +11,7 @@ export function formatBytes(n: number): string {
     n /= 1024;
     u++;
   }
-  return u === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 2 : 1)} ${BYTE_UNITS[u]}`;
+  return u === 0 ? `${Math.round(n)} B` : `${n.toFixed(n < 10 ? 2 : 1)} ${BYTE_UNITS[u]}`;
 }
 
 /** 1234567 → "1,234,567" (locale-independent, so tests and logs are stable). */
