@@ -173,6 +173,8 @@ async function replicantSync(srcPort) {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+  // REPLICANT_BENCH_STDERR=1: show the replicant process's stderr (instrumentation, warnings).
+  if (process.env.REPLICANT_BENCH_STDERR) process.stderr.write(stderr);
   return { seconds, peakRssMb: Math.round(peakKb / 1024), cpu, targetCpu };
 }
 

@@ -38,8 +38,12 @@ export type ReplyCallback<T = unknown> = (err: ReplyError | null, reply: RespVal
 /** A queued callback, its tag type erased (the tag is stored beside it). */
 type StoredCallback = (err: ReplyError | null, reply: RespValue, tag: unknown) => void;
 
-/** Flush a batch before the tick ends once it is this big (keeps the slab and socket writes sane). */
-const FLUSH_BYTES = 1024 * 1024;
+/**
+ * Flush a batch before the tick ends once it is this big. Small on purpose: a producer that feeds
+ * synchronously for a long stretch (an RDB piece) would otherwise hand the target nothing until it
+ * yields, and the target would sit idle while we encode, then we would sit idle while it catches up.
+ */
+const FLUSH_BYTES = 64 * 1024;
 
 export class RedisConnection extends EventEmitter {
   readonly endpoint: string;

@@ -26,9 +26,11 @@ export const K = {
   MODULE: 4, // a module payload the target can't load = skipped module value
   EXISTS: 5, // opens the gate; 1 = conflict
   FUNCTION: 6, // FUNCTION LOAD; "already exists" in skip mode = skipped
-  POSITION: 7,
-  FLUSH: 8,
-  KEY_DONE: 9, // marker after a key's last command: counts the key as written unless it was dropped
+  SET_NX: 7, // SET … NX of a string key (skip mode): a nil reply = skipped conflict
+  // Markers (no command) from here on: onReply tells them apart by `kind >= K.POSITION`.
+  POSITION: 8,
+  FLUSH: 9,
+  KEY_DONE: 10, // marker after a key's last command: counts the key as written unless it was dropped
 } as const;
 
 export interface Entry {
@@ -46,6 +48,11 @@ export interface Entry {
   done: ((err: Error | null) => void) | null;
   /** EXEC: the inner commands' names and keys, for the error message. */
   inner: [string, Buffer | null][] | null;
+  /**
+   * The key's only command (RESTORE, SET): its reply counts the key as written, as a KEY_DONE marker
+   * right behind it would — one object and one FIFO slot per key instead of two.
+   */
+  keyDone: boolean;
 }
 
 export class WritePipeline {
@@ -89,7 +96,20 @@ export class WritePipeline {
     db: number,
     keyId: number,
   ): Entry {
-    return { kind, argv, name, key, db, keyId, type: null, module: null, pos: null, done: null, inner: null };
+    return {
+      kind,
+      argv,
+      name,
+      key,
+      db,
+      keyId,
+      type: null,
+      module: null,
+      pos: null,
+      done: null,
+      inner: null,
+      keyDone: false,
+    };
   }
 
   send(e: Entry): void {
@@ -165,7 +185,10 @@ export class WritePipeline {
       this.fifo = this.fifo.slice(this.head);
       this.head = 0;
     }
-    if (this.failure === null) this.judge(e, err, reply);
+    if (this.failure === null) {
+      this.judge(e, err, reply);
+      if (e.keyDone && this.failure === null && e.keyId !== this.dropKeyId) this.stats.keysWritten++;
+    }
     // Markers right behind this reply: everything before them is answered now.
     while (
       this.head < this.fifo.length &&
@@ -198,6 +221,14 @@ export class WritePipeline {
       case K.RESTORE_NX:
         if (err instanceof ServerReplyError && err.prefix === 'BUSYKEY') {
           this.stats.restored[e.type!]--;
+          countSkipped(this.stats, 'conflict');
+          this.dropKeyId = e.keyId;
+          return;
+        }
+        break;
+      case K.SET_NX:
+        if (err === null && reply === null) {
+          this.stats.rewritten[e.type!]--;
           countSkipped(this.stats, 'conflict');
           this.dropKeyId = e.keyId;
           return;

@@ -51,6 +51,9 @@ export class StandaloneSink implements Sink {
   private readonly now: () => number;
   private readonly restoreAuto: boolean;
   private readonly skipFunctions: boolean;
+  /** String keys go by one `SET` where the target can (see keyStart); `pxat`: SET takes PXAT (6.2+). */
+  private readonly setStrings: boolean;
+  private readonly pxat: boolean;
   /** DB the connection is in once everything sent so far has run (-1: unknown, SELECT first). */
   private db = -1;
 
@@ -68,6 +71,12 @@ export class StandaloneSink implements Sink {
   private rawBytes = 0;
   private cmds: CommandArg[][] = [];
   private cmdBytes = 0;
+  /** The current key goes by one SET: its value collects in `val` (reused across keys, no allocation per key). */
+  private fast = false;
+  private val: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  private valLen = 0;
+  /** Rewriter.begin is deferred until a key needs the rewriter (most keys go by RESTORE or SET). */
+  private begun = false;
 
   constructor(
     writer: Writer,
@@ -78,6 +87,9 @@ export class StandaloneSink implements Sink {
     this.now = opts.now ?? Date.now;
     this.restoreAuto = (opts.restore ?? 'auto') === 'auto';
     this.skipFunctions = opts.skipFunctions ?? false;
+    // SET NX needs 2.6.12; an ACL that denies SET (but allows RESTORE) keeps the RESTORE path.
+    this.setStrings = this.restoreAuto && caps.versionNum >= 20612 && caps.hasCommand('set');
+    this.pxat = caps.versionNum >= 60200;
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
     this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
     this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
@@ -159,13 +171,33 @@ export class StandaloneSink implements Sink {
     }
     this.key = Buffer.from(meta.key); // KeyMeta.key may be a view into the decoder's input
     this.state = BUFFER;
-    this.collectRaw = restorable;
+    // A string without LRU/LFU metadata goes by `SET key value [PXAT ms] [NX]`: same result as RESTORE
+    // (replaces any type, drops an old TTL), but no payload or CRC on our side and a cheaper command on
+    // the target's. Where SET can't carry the TTL (< 6.2) a separate PEXPIREAT would race a skip-mode
+    // NX, so those keep RESTORE.
+    this.fast =
+      this.setStrings &&
+      meta.type === 'string' &&
+      meta.idleSeconds === null &&
+      meta.freq === null &&
+      (meta.expireAtMs === null || this.pxat);
+    this.valLen = 0;
+    this.collectRaw = restorable && !this.fast;
     this.rawOnly = false;
-    this.raw = [];
+    if (this.rawBytes !== 0 || this.raw.length !== 0) this.raw = [];
     this.rawBytes = 0;
-    this.cmds = [];
+    if (this.cmds.length !== 0) this.cmds = [];
     this.cmdBytes = 0;
-    this.rewriter.begin(this.key);
+    this.begun = false;
+  }
+
+  /** Open the rewriter for the current key on first use. */
+  private rw(): Rewriter {
+    if (!this.begun) {
+      this.begun = true;
+      this.rewriter.begin(this.key);
+    }
+    return this.rewriter;
   }
 
   /**
@@ -216,7 +248,14 @@ export class StandaloneSink implements Sink {
 
   keyElements(chunk: ValueChunk): void {
     if (this.state === SKIP || this.meta!.type === 'module') return;
-    if (!this.rewriter.chunk(chunk)) {
+    if (this.fast) {
+      if (chunk.kind === 'string' && this.valLen + chunk.data.length <= this.bigKeyBytes) {
+        this.appendVal(chunk.data);
+        return;
+      }
+      this.unfast(); // bigger than one command may be: the rewriter chunks it (SET + APPENDs)
+    }
+    if (!this.rw().chunk(chunk)) {
       // A field TTL the target can't hold and hashFieldTtl 'skip-key': undo what was written.
       countSkipped(this.stats, 'hash-field-ttl');
       if (this.state === STREAM) {
@@ -233,8 +272,17 @@ export class StandaloneSink implements Sink {
       this.meta = null;
       return;
     }
+    if (this.state === BUFFER && this.fast) {
+      this.setString(meta);
+      this.dropKey();
+      this.meta = null;
+      return;
+    }
     if (this.state === BUFFER && this.collectRaw) {
       this.restore(meta);
+      this.dropKey();
+      this.meta = null;
+      return;
     } else if (this.state === BUFFER && this.rawOnly) {
       // Too big to restore and no elements will come: the decoder's rawOnlyMaxBytes is above ours.
       this.pipe.fail(
@@ -248,7 +296,7 @@ export class StandaloneSink implements Sink {
         null,
       );
     } else {
-      this.rewriter.finish(meta);
+      this.rw().finish(meta);
       if (this.state === BUFFER) this.commit();
       if (this.state === STREAM && meta.expireAtMs !== null) {
         this.emit(K.WRITE, ['PEXPIREAT', this.key, meta.expireAtMs], 'PEXPIREAT');
@@ -337,8 +385,57 @@ export class StandaloneSink implements Sink {
     const e = this.pipe.entry(kind, argv, 'RESTORE', this.key, this.db, this.keyId);
     e.type = meta.type;
     e.module = meta.module?.name ?? null;
+    e.keyDone = true;
     this.stats.restored[meta.type]++;
     this.pipe.send(e);
+  }
+
+  /** The current string key as one SET (see keyStart); skip mode adds NX and a nil reply is a conflict. */
+  private setString(meta: KeyMeta): void {
+    this.select(meta.db);
+    const value = this.val.subarray(0, this.valLen);
+    let argv: CommandArg[];
+    if (meta.expireAtMs === null) {
+      argv = this.overwrite ? ['SET', this.key, value] : ['SET', this.key, value, 'NX'];
+    } else {
+      argv = this.overwrite
+        ? ['SET', this.key, value, 'PXAT', meta.expireAtMs]
+        : ['SET', this.key, value, 'PXAT', meta.expireAtMs, 'NX'];
+    }
+    const e = this.pipe.entry(
+      this.overwrite ? K.WRITE : K.SET_NX,
+      argv,
+      'SET',
+      this.key,
+      this.db,
+      this.keyId,
+    );
+    e.type = 'string';
+    e.keyDone = true;
+    this.stats.rewritten.string++;
+    this.stats.rewriteReasons['string-set'] = (this.stats.rewriteReasons['string-set'] ?? 0) + 1;
+    this.pipe.send(e); // the writer encodes at once (or, behind a skip-mode gate, the entry holds argv)
+    if (this.pipe.gated) argv[2] = Buffer.from(value); // held behind an EXISTS: `val` is reused, keep a copy
+    if (this.val.length > MiB) this.val = Buffer.allocUnsafeSlow(64 * 1024); // don't keep a big one around
+  }
+
+  private appendVal(data: Buffer): void {
+    const need = this.valLen + data.length;
+    if (need > this.val.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.val.length));
+      this.val.copy(next, 0, 0, this.valLen);
+      this.val = next;
+    }
+    data.copy(this.val, this.valLen);
+    this.valLen = need;
+  }
+
+  /** The string outgrew one SET: hand what was collected to the rewriter and take the normal path. */
+  private unfast(): void {
+    this.fast = false;
+    const data = this.val.subarray(0, this.valLen);
+    this.valLen = 0;
+    if (data.length > 0) this.rw().chunk({ kind: 'string', data }); // buffered commands are copies
   }
 
   /** The key goes by rewrite: open it on the target, send what was buffered, stream the rest. */
@@ -374,8 +471,9 @@ export class StandaloneSink implements Sink {
 
   private dropKey(): void {
     this.state = SKIP;
-    this.raw = [];
-    this.cmds = [];
+    if (this.raw.length !== 0) this.raw = [];
+    if (this.cmds.length !== 0) this.cmds = [];
     this.collectRaw = false;
+    this.fast = false;
   }
 }
