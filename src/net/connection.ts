@@ -86,7 +86,7 @@ export class RedisConnection extends EventEmitter {
     this.socket = socket;
     this.role = role;
     this.endpoint = describeEndpoint(opts);
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1024);
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 8192);
     this.maxInFlightBytes = Math.max(1, opts.maxInFlightBytes ?? 16 * 1024 * 1024);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);

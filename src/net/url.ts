@@ -14,7 +14,10 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** CLIENT SETNAME value (best effort; spaces are replaced). */
   name?: string;
-  /** Commands sent and not yet replied before `needsDrain` turns true. Default 1024. */
+  /**
+   * Commands sent and not yet replied before `needsDrain` turns true. Default 8192: with waiters woken
+   * at half a window, the target still has ~4k small commands queued while the producer decodes more.
+   */
   maxInFlight?: number;
   /** Encoded bytes sent and not yet replied before `needsDrain` turns true. Default 16 MiB. */
   maxInFlightBytes?: number;

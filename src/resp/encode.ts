@@ -11,8 +11,6 @@
 
 export type CommandArg = Buffer | string | number;
 
-const CRLF = 0x0a0d; // "\r\n" as a little-endian uint16
-
 /** Text form of a numeric argument, as Redis parses it back (±inf for infinities). */
 function numberArg(n: number): string {
   if (n === Number.POSITIVE_INFINITY) return '+inf';
@@ -30,8 +28,19 @@ function digits(n: number): number {
   return d;
 }
 
+/** UTF-8 length of a string argument. */
+function strBytes(a: string): number {
+  // Short ASCII (command names, options: the common case) without the native Buffer.byteLength call.
+  if (a.length < 32) {
+    let i = 0;
+    while (i < a.length && a.charCodeAt(i) < 0x80) i++;
+    if (i === a.length) return i;
+  }
+  return Buffer.byteLength(a, 'utf8');
+}
+
 function argBytes(a: CommandArg): number {
-  if (typeof a === 'string') return Buffer.byteLength(a, 'utf8');
+  if (typeof a === 'string') return strBytes(a);
   if (typeof a === 'number') return numberArg(a).length;
   return a.length;
 }
@@ -58,7 +67,9 @@ function writeHeader(buf: Buffer, off: number, prefix: number, n: number): numbe
     }
     off = end;
   }
-  buf.writeUInt16LE(CRLF, off);
+  // Plain byte stores: writeUInt16LE's argument checks cost more than the write on this path.
+  buf[off] = 13;
+  buf[off + 1] = 10;
   return off + 2;
 }
 
@@ -71,7 +82,7 @@ export function encodeInto(buf: Buffer, off: number, argv: ReadonlyArray<Command
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (typeof a === 'string') {
-      const len = Buffer.byteLength(a, 'utf8');
+      const len = strBytes(a);
       off = writeHeader(buf, off, 0x24, len);
       // Short strings: a JS loop beats the native call overhead of buf.write for ASCII.
       if (len === a.length && len < 32) {
@@ -85,11 +96,13 @@ export function encodeInto(buf: Buffer, off: number, argv: ReadonlyArray<Command
       off += s.length;
     } else {
       off = writeHeader(buf, off, 0x24, a.length);
-      if (a.length < 64) for (let j = 0; j < a.length; j++) buf[off + j] = a[j]!;
-      else a.copy(buf, off);
+      // Tiny: a JS loop beats any call; otherwise TypedArray#set (a builtin) beats Buffer#copy (a C++ call).
+      if (a.length < 16) for (let j = 0; j < a.length; j++) buf[off + j] = a[j]!;
+      else buf.set(a, off);
       off += a.length;
     }
-    buf.writeUInt16LE(CRLF, off);
+    buf[off] = 13;
+    buf[off + 1] = 10;
     off += 2;
   }
   return off;
