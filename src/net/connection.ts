@@ -23,6 +23,7 @@ import { ReplicantError, ServerReplyError } from '../errors.js';
 import {
   type CommandArg,
   CommandWriter,
+  encodedLength,
   isPush,
   NEED_MORE,
   RespDecoder,
@@ -168,13 +169,14 @@ export class RedisConnection extends EventEmitter {
   /**
    * Queues one command. `cb` runs once with the reply (or a ServerReplyError, or the connection-lost
    * ReplicantError). Never throws; never blocks. Argument Buffers are copied before send() returns.
+   * Returns the encoded size (the sink counts bytes without encoding twice).
    */
-  send<T = undefined>(argv: ReadonlyArray<CommandArg>, cb: ReplyCallback<T>, tag?: T): void {
+  send<T = undefined>(argv: ReadonlyArray<CommandArg>, cb: ReplyCallback<T>, tag?: T): number {
     if (this.closedError !== null || this.closing) {
       const err =
         this.closedError ?? connectionLostError(this.endpoint, this.role, 0, new Error('closed by us'));
       process.nextTick(cb, err, null, tag);
-      return;
+      return encodedLength(argv);
     }
     const size = this.writer.write(argv);
     if (this.inFlight > this.mask) this.grow();
@@ -190,6 +192,7 @@ export class RedisConnection extends EventEmitter {
       this.flushScheduled = true;
       process.nextTick(this.flushBound);
     }
+    return size;
   }
 
   /** Control plane: one command as a Promise (rejects with ServerReplyError or ReplicantError). */

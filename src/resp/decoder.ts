@@ -218,7 +218,9 @@ export class RespDecoder {
             continue outer;
           }
           case 0x2b: // + simple string
-            v = buf.toString('utf8', ls, le);
+            // "+OK" answers almost every write: a constant, not a string decoded per reply.
+            if (le === ls + 2 && buf[ls] === 0x4f && buf[ls + 1] === 0x4b) v = 'OK';
+            else v = buf.toString('utf8', ls, le);
             break;
           case 0x2d: // - error
             v = new ServerReplyError(buf.toString('utf8', ls, le));

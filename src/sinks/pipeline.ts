@@ -49,10 +49,10 @@ export interface Entry {
   /** EXEC: the inner commands' names and keys, for the error message. */
   inner: [string, Buffer | null][] | null;
   /**
-   * The key's only command (RESTORE, SET): its reply counts the key as written, as a KEY_DONE marker
-   * right behind it would — one object and one FIFO slot per key instead of two.
+   * Keys this command completes (RESTORE, SET: 1; a batched MSET: n): its reply counts them as
+   * written, as a KEY_DONE marker right behind it would — one object and one FIFO slot per key fewer.
    */
-  keyDone: boolean;
+  keysDone: number;
 }
 
 export class WritePipeline {
@@ -108,7 +108,7 @@ export class WritePipeline {
       pos: null,
       done: null,
       inner: null,
-      keyDone: false,
+      keysDone: 0,
     };
   }
 
@@ -129,13 +129,14 @@ export class WritePipeline {
     }
     const argv = e.argv;
     e.argv = null;
-    const n = encodedLength(argv);
+    this.fifo.push(e);
+    if (e.kind === K.EXISTS) this.gated = true;
+    const sent = this.writer.send(argv, this.reply);
+    // The writer has just encoded it and knows its size; only a writer that doesn't say makes us count.
+    const n = typeof sent === 'number' ? sent : encodedLength(argv);
     this.stats.commandsSent++;
     this.stats.bytesSent += n;
     if (n > this.stats.maxCommandBytes) this.stats.maxCommandBytes = n;
-    this.fifo.push(e);
-    if (e.kind === K.EXISTS) this.gated = true;
-    this.writer.send(argv, this.reply);
   }
 
   async drain(): Promise<void> {
@@ -187,7 +188,9 @@ export class WritePipeline {
     }
     if (this.failure === null) {
       this.judge(e, err, reply);
-      if (e.keyDone && this.failure === null && e.keyId !== this.dropKeyId) this.stats.keysWritten++;
+      if (e.keysDone > 0 && this.failure === null && e.keyId !== this.dropKeyId) {
+        this.stats.keysWritten += e.keysDone;
+      }
     }
     // Markers right behind this reply: everything before them is answered now.
     while (

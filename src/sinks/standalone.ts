@@ -19,7 +19,7 @@ import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
 import { copyArgs, copyRecord } from './copy.js';
 import { isCommand, noFunctionsError, printableKey } from './errors.js';
-import { K, WritePipeline } from './pipeline.js';
+import { type Entry, K, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import {
@@ -36,6 +36,10 @@ const MiB = 1024 * 1024;
 const HEADROOM = 64 * 1024;
 
 /** Key states: not written at all, buffering until the path is known, or streaming commands. */
+/** MSET batch limits: keys and bytes of values. */
+const BATCH_KEYS = 128;
+const BATCH_BYTES = 64 * 1024;
+
 const SKIP = 0;
 const BUFFER = 1;
 const STREAM = 2;
@@ -75,6 +79,23 @@ export class StandaloneSink implements Sink {
   private fast = false;
   private val: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private valLen = 0;
+  /**
+   * Overwrite mode, no TTL: string keys collect into one `MSET k v k v …` (a fraction of the target's
+   * per-command cost). Anything else sent first flushes it, so the order of writes is unchanged; a
+   * nextTick flush bounds how long it can wait. Values are copied into `batchSlab` (reused).
+   */
+  private readonly mset: boolean;
+  private batch: CommandArg[] = ['MSET'];
+  private batchKeys = 0;
+  private batchDb = 0;
+  private batchLastId = 0;
+  private batchSlab: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private batchUsed = 0;
+  private batchFlushScheduled = false;
+  private readonly batchFlushBound = (): void => {
+    this.batchFlushScheduled = false;
+    this.flushBatch();
+  };
   /** Rewriter.begin is deferred until a key needs the rewriter (most keys go by RESTORE or SET). */
   private begun = false;
 
@@ -90,6 +111,7 @@ export class StandaloneSink implements Sink {
     // SET NX needs 2.6.12; an ACL that denies SET (but allows RESTORE) keeps the RESTORE path.
     this.setStrings = this.restoreAuto && caps.versionNum >= 20612 && caps.hasCommand('set');
     this.pxat = caps.versionNum >= 60200;
+    this.mset = this.setStrings && this.overwrite && caps.hasCommand('mset');
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
     this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
     this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
@@ -129,15 +151,18 @@ export class StandaloneSink implements Sink {
   }
 
   drain(): Promise<void> {
+    this.flushBatch();
     return this.pipe.drain();
   }
 
   flush(): Promise<void> {
+    this.flushBatch();
     return this.pipe.flush();
   }
 
   /** Waits for every write to be answered. The connection belongs to the caller, who closes it. */
   close(): Promise<void> {
+    this.flushBatch();
     return this.pipe.flush();
   }
 
@@ -146,6 +171,7 @@ export class StandaloneSink implements Sink {
   }
 
   position(pos: Position): void {
+    this.flushBatch();
     this.pipe.position(pos);
   }
 
@@ -308,7 +334,7 @@ export class StandaloneSink implements Sink {
   }
 
   private emitMarker(kind: number): void {
-    this.pipe.send(this.pipe.entry(kind, null, 'key', this.key, this.db, this.keyId));
+    this.out(this.pipe.entry(kind, null, 'key', this.key, this.db, this.keyId));
   }
 
   functionLibrary(code: Buffer): void {
@@ -324,7 +350,7 @@ export class StandaloneSink implements Sink {
     const argv: CommandArg[] = ['FUNCTION', 'LOAD'];
     if (this.overwrite) argv.push('REPLACE');
     argv.push(Buffer.from(code));
-    this.pipe.send(this.pipe.entry(K.FUNCTION, argv, 'FUNCTION LOAD', null, this.db, -1));
+    this.out(this.pipe.entry(K.FUNCTION, argv, 'FUNCTION LOAD', null, this.db, -1));
   }
 
   // ---- replication stream -----------------------------------------------------------------------
@@ -345,7 +371,7 @@ export class StandaloneSink implements Sink {
       }
       const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
       e.inner = inner;
-      this.pipe.send(e);
+      this.out(e);
       return;
     }
     const argv = rec.argv;
@@ -366,14 +392,14 @@ export class StandaloneSink implements Sink {
   }
 
   private send(kind: number, argv: CommandArg[], name: string, key: Buffer | null, keyId: number): void {
-    this.pipe.send(this.pipe.entry(kind, argv, name, key, this.db, keyId));
+    this.out(this.pipe.entry(kind, argv, name, key, this.db, keyId));
   }
 
   /** A command of the current key. */
   private emit(kind: number, argv: CommandArg[], name: string): void {
     const e = this.pipe.entry(kind, argv, name, this.key, this.db, this.keyId);
     e.type = this.meta!.type;
-    this.pipe.send(e);
+    this.out(e);
   }
 
   private restore(meta: KeyMeta): void {
@@ -385,14 +411,31 @@ export class StandaloneSink implements Sink {
     const e = this.pipe.entry(kind, argv, 'RESTORE', this.key, this.db, this.keyId);
     e.type = meta.type;
     e.module = meta.module?.name ?? null;
-    e.keyDone = true;
+    e.keysDone = 1;
     this.stats.restored[meta.type]++;
-    this.pipe.send(e);
+    this.out(e);
   }
 
   /** The current string key as one SET (see keyStart); skip mode adds NX and a nil reply is a conflict. */
   private setString(meta: KeyMeta): void {
     this.select(meta.db);
+    this.stats.rewritten.string++;
+    this.stats.rewriteReasons['string-set'] = (this.stats.rewriteReasons['string-set'] ?? 0) + 1;
+    if (this.mset && meta.expireAtMs === null && this.valLen <= BATCH_BYTES) {
+      if (this.batchUsed + this.valLen > BATCH_BYTES) this.flushBatch();
+      const at = this.batchUsed;
+      this.val.copy(this.batchSlab, at, 0, this.valLen);
+      this.batchUsed += this.valLen;
+      if (this.batchKeys === 0) this.batchDb = this.db;
+      this.batch.push(this.key, this.batchSlab.subarray(at, this.batchUsed));
+      this.batchLastId = this.keyId;
+      if (++this.batchKeys >= BATCH_KEYS) this.flushBatch();
+      else if (!this.batchFlushScheduled) {
+        this.batchFlushScheduled = true;
+        process.nextTick(this.batchFlushBound);
+      }
+      return;
+    }
     const value = this.val.subarray(0, this.valLen);
     let argv: CommandArg[];
     if (meta.expireAtMs === null) {
@@ -411,12 +454,36 @@ export class StandaloneSink implements Sink {
       this.keyId,
     );
     e.type = 'string';
-    e.keyDone = true;
-    this.stats.rewritten.string++;
-    this.stats.rewriteReasons['string-set'] = (this.stats.rewriteReasons['string-set'] ?? 0) + 1;
-    this.pipe.send(e); // the writer encodes at once (or, behind a skip-mode gate, the entry holds argv)
+    e.keysDone = 1;
+    this.out(e); // the writer encodes at once (or, behind a skip-mode gate, the entry holds argv)
     if (this.pipe.gated) argv[2] = Buffer.from(value); // held behind an EXISTS: `val` is reused, keep a copy
     if (this.val.length > MiB) this.val = Buffer.allocUnsafeSlow(64 * 1024); // don't keep a big one around
+  }
+
+  /** Every write goes out through here: a pending MSET batch goes first, so the order holds. */
+  private out(e: Entry): void {
+    if (this.batchKeys > 0) this.flushBatch();
+    this.pipe.send(e);
+  }
+
+  private flushBatch(): void {
+    const n = this.batchKeys;
+    if (n === 0) return;
+    const argv = n === 1 ? ['SET', this.batch[1]!, this.batch[2]!] : this.batch;
+    const e = this.pipe.entry(
+      K.WRITE,
+      argv,
+      n === 1 ? 'SET' : 'MSET',
+      this.batch[1] as Buffer,
+      this.batchDb,
+      this.batchLastId,
+    );
+    e.type = 'string';
+    e.keysDone = n;
+    this.batch = ['MSET'];
+    this.batchKeys = 0;
+    this.batchUsed = 0; // the writer encodes (copies) at once: overwrite mode never holds entries behind a gate
+    this.pipe.send(e);
   }
 
   private appendVal(data: Buffer): void {

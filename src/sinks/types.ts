@@ -15,8 +15,10 @@ export interface Writer {
    * Queue one command; `cb` is called with its reply, in send order. Never returns a Promise.
    * Must encode (copy) the argument Buffers before returning: the sink passes views into the
    * producer's input, which is reused after the call (RedisConnection and CommandWriter do this).
+   * May return the command's encoded size (RedisConnection does), which spares the sink computing it.
    */
-  send(argv: CommandArg[], cb: ReplyCallback): void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a writer that doesn't report sizes returns nothing
+  send(argv: CommandArg[], cb: ReplyCallback): number | void;
   /** True while the in-flight window is full; the producer should await `drain()`. */
   readonly needsDrain: boolean;
   /** Resolves when the window has room again. */
