@@ -179,9 +179,29 @@ export class RedisConnection extends EventEmitter {
       return encodedLength(argv);
     }
     const size = this.writer.write(argv);
+    this.queue(size, cb as StoredCallback, tag);
+    return size;
+  }
+
+  /**
+   * Queues one command that is already RESP-encoded (exactly one command: one reply). Same contract
+   * as send(); the bytes are copied before it returns.
+   */
+  sendRaw<T = undefined>(bytes: Buffer, cb: ReplyCallback<T>, tag?: T): void {
+    if (this.closedError !== null || this.closing) {
+      const err =
+        this.closedError ?? connectionLostError(this.endpoint, this.role, 0, new Error('closed by us'));
+      process.nextTick(cb, err, null, tag);
+      return;
+    }
+    this.writer.writeRaw(bytes);
+    this.queue(bytes.length, cb as StoredCallback, tag);
+  }
+
+  private queue(size: number, cb: StoredCallback, tag: unknown): void {
     if (this.inFlight > this.mask) this.grow();
     const i = (this.head + this.inFlight) & this.mask;
-    this.cbs[i] = cb as StoredCallback; // the tag stored beside it has type T
+    this.cbs[i] = cb; // the tag stored beside it has the type the caller's callback expects
     this.tags[i] = tag;
     this.sizes[i] = size;
     if (this.inFlight++ === 0) this.lastProgress = Date.now();
@@ -192,7 +212,6 @@ export class RedisConnection extends EventEmitter {
       this.flushScheduled = true;
       process.nextTick(this.flushBound);
     }
-    return size;
   }
 
   /** Control plane: one command as a Promise (rejects with ServerReplyError or ReplicantError). */

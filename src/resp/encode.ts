@@ -19,7 +19,7 @@ function numberArg(n: number): string {
 }
 
 /** Decimal digit count of a non-negative integer (no string allocation). */
-function digits(n: number): number {
+export function digits(n: number): number {
   let d = 1;
   while (n >= 10) {
     n = Math.floor(n / 10);
@@ -56,7 +56,7 @@ export function encodedLength(argv: ReadonlyArray<CommandArg>): number {
 }
 
 /** Writes `prefix`, the decimal `n` and CRLF at `off`; returns the new offset. */
-function writeHeader(buf: Buffer, off: number, prefix: number, n: number): number {
+export function writeHeader(buf: Buffer, off: number, prefix: number, n: number): number {
   buf[off++] = prefix;
   if (n < 10) buf[off++] = 48 + n;
   else {

@@ -2,6 +2,14 @@
  * RESP encode + resumable decode with byte counts (pure: Buffers in, values out).
  * Ours because the replication link needs per-value wire byte counts (see types.ts).
  */
-export { type CommandArg, CommandWriter, encodeCommand, encodedLength, encodeInto } from './encode.js';
+export {
+  type CommandArg,
+  CommandWriter,
+  digits,
+  encodeCommand,
+  encodedLength,
+  encodeInto,
+  writeHeader,
+} from './encode.js';
 export { RespDecoder } from './decoder.js';
 export { isPush, NEED_MORE, PUSH, type RespDecoderOptions, type RespPush, type RespValue } from './types.js';

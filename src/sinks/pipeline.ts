@@ -139,6 +139,20 @@ export class WritePipeline {
     if (n > this.stats.maxCommandBytes) this.stats.maxCommandBytes = n;
   }
 
+  /**
+   * Like send() for a command the caller encoded itself (the writer must have `sendRaw`). Never held:
+   * only skip mode gates, and raw batches are overwrite-mode only.
+   */
+  sendRaw(e: Entry, bytes: Buffer): void {
+    if (this.failure !== null) return;
+    if (this.gated) throw new Error('sendRaw behind a gate (a bug: raw batches are overwrite-mode only)');
+    this.fifo.push(e);
+    this.writer.sendRaw!(bytes, this.reply);
+    this.stats.commandsSent++;
+    this.stats.bytesSent += bytes.length;
+    if (bytes.length > this.stats.maxCommandBytes) this.stats.maxCommandBytes = bytes.length;
+  }
+
   async drain(): Promise<void> {
     for (;;) {
       if (this.failure !== null) throw this.failure;

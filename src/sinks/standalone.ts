@@ -14,7 +14,7 @@
  */
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { buildDumpPayload } from '../rdb/index.js';
-import type { CommandArg } from '../resp/index.js';
+import { type CommandArg, digits, writeHeader } from '../resp/index.js';
 import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
 import { copyArgs, copyRecord } from './copy.js';
@@ -39,6 +39,8 @@ const HEADROOM = 64 * 1024;
 /** MSET batch limits: keys and bytes of values. */
 const BATCH_KEYS = 128;
 const BATCH_BYTES = 64 * 1024;
+/** Room at the front of the batch slab for the `*argc\r\n$4\r\nMSET\r\n` header, written at flush. */
+const BATCH_HEAD = 32;
 
 const SKIP = 0;
 const BUFFER = 1;
@@ -82,15 +84,16 @@ export class StandaloneSink implements Sink {
   /**
    * Overwrite mode, no TTL: string keys collect into one `MSET k v k v …` (a fraction of the target's
    * per-command cost). Anything else sent first flushes it, so the order of writes is unchanged; a
-   * nextTick flush bounds how long it can wait. Values are copied into `batchSlab` (reused).
+   * nextTick flush bounds how long it can wait. Keys and values are RESP-encoded straight into
+   * `batchSlab` (reused; the writer copies it on sendRaw): no argv, no Buffer view per key.
    */
   private readonly mset: boolean;
-  private batch: CommandArg[] = ['MSET'];
   private batchKeys = 0;
   private batchDb = 0;
   private batchLastId = 0;
-  private batchSlab: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
-  private batchUsed = 0;
+  private batchFirstKey: Buffer | null = null;
+  private readonly batchSlab: Buffer = Buffer.allocUnsafeSlow(BATCH_HEAD + BATCH_BYTES);
+  private batchUsed = BATCH_HEAD;
   private batchFlushScheduled = false;
   private readonly batchFlushBound = (): void => {
     this.batchFlushScheduled = false;
@@ -111,7 +114,8 @@ export class StandaloneSink implements Sink {
     // SET NX needs 2.6.12; an ACL that denies SET (but allows RESTORE) keeps the RESTORE path.
     this.setStrings = this.restoreAuto && caps.versionNum >= 20612 && caps.hasCommand('set');
     this.pxat = caps.versionNum >= 60200;
-    this.mset = this.setStrings && this.overwrite && caps.hasCommand('mset');
+    this.mset =
+      this.setStrings && this.overwrite && caps.hasCommand('mset') && typeof writer.sendRaw === 'function';
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
     this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
     this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
@@ -421,13 +425,32 @@ export class StandaloneSink implements Sink {
     this.select(meta.db);
     this.stats.rewritten.string++;
     this.stats.rewriteReasons['string-set'] = (this.stats.rewriteReasons['string-set'] ?? 0) + 1;
-    if (this.mset && meta.expireAtMs === null && this.valLen <= BATCH_BYTES) {
-      if (this.batchUsed + this.valLen > BATCH_BYTES) this.flushBatch();
-      const at = this.batchUsed;
-      this.val.copy(this.batchSlab, at, 0, this.valLen);
-      this.batchUsed += this.valLen;
-      if (this.batchKeys === 0) this.batchDb = this.db;
-      this.batch.push(this.key, this.batchSlab.subarray(at, this.batchUsed));
+    const key = this.key;
+    const klen = key.length;
+    const vlen = this.valLen;
+    const need = klen + vlen + 2 * 16; // two bulk strings: `$len\r\n…\r\n`
+    if (this.mset && meta.expireAtMs === null && need <= BATCH_BYTES) {
+      if (this.batchUsed + need > this.batchSlab.length) this.flushBatch();
+      const b = this.batchSlab;
+      let o = writeHeader(b, this.batchUsed, 0x24, klen);
+      // Small copies by loop: Buffer#copy's call overhead is most of the cost at these sizes.
+      if (klen < 64) for (let j = 0; j < klen; j++) b[o + j] = key[j]!;
+      else key.copy(b, o);
+      o += klen;
+      b[o++] = 13;
+      b[o++] = 10;
+      o = writeHeader(b, o, 0x24, vlen);
+      const v = this.val;
+      if (vlen < 64) for (let j = 0; j < vlen; j++) b[o + j] = v[j]!;
+      else v.copy(b, o, 0, vlen);
+      o += vlen;
+      b[o++] = 13;
+      b[o++] = 10;
+      this.batchUsed = o;
+      if (this.batchKeys === 0) {
+        this.batchDb = this.db;
+        this.batchFirstKey = key;
+      }
       this.batchLastId = this.keyId;
       if (++this.batchKeys >= BATCH_KEYS) this.flushBatch();
       else if (!this.batchFlushScheduled) {
@@ -469,21 +492,25 @@ export class StandaloneSink implements Sink {
   private flushBatch(): void {
     const n = this.batchKeys;
     if (n === 0) return;
-    const argv = n === 1 ? ['SET', this.batch[1]!, this.batch[2]!] : this.batch;
-    const e = this.pipe.entry(
-      K.WRITE,
-      argv,
-      n === 1 ? 'SET' : 'MSET',
-      this.batch[1] as Buffer,
-      this.batchDb,
-      this.batchLastId,
-    );
+    const b = this.batchSlab;
+    const argc = 1 + 2 * n;
+    const start = BATCH_HEAD - (1 + digits(argc) + 2 + 10); // `*argc\r\n` + `$4\r\nMSET\r\n`
+    let o = writeHeader(b, start, 0x2a, argc);
+    o = writeHeader(b, o, 0x24, 4);
+    b[o++] = 0x4d; // M
+    b[o++] = 0x53; // S
+    b[o++] = 0x45; // E
+    b[o++] = 0x54; // T
+    b[o++] = 13;
+    b[o] = 10;
+    const e = this.pipe.entry(K.WRITE, null, 'MSET', this.batchFirstKey, this.batchDb, this.batchLastId);
     e.type = 'string';
     e.keysDone = n;
-    this.batch = ['MSET'];
+    const bytes = b.subarray(start, this.batchUsed);
     this.batchKeys = 0;
-    this.batchUsed = 0; // the writer encodes (copies) at once: overwrite mode never holds entries behind a gate
-    this.pipe.send(e);
+    this.batchUsed = BATCH_HEAD;
+    this.batchFirstKey = null;
+    this.pipe.sendRaw(e, bytes); // copied by the writer before it returns: the slab is free again
   }
 
   private appendVal(data: Buffer): void {

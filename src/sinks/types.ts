@@ -19,6 +19,8 @@ export interface Writer {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a writer that doesn't report sizes returns nothing
   send(argv: CommandArg[], cb: ReplyCallback): number | void;
+  /** Optional: queue one command already RESP-encoded (copied before it returns); one reply, like send. */
+  sendRaw?(bytes: Buffer, cb: ReplyCallback): void;
   /** True while the in-flight window is full; the producer should await `drain()`. */
   readonly needsDrain: boolean;
   /** Resolves when the window has room again. */

@@ -61,6 +61,18 @@ export class SocketWriter implements Writer {
     this.sock.write(buf);
   }
 
+  /** One pre-encoded command (the sink's MSET batches): name and argc read back from its header. */
+  sendRaw(bytes: Buffer, cb: ReplyCallback): void {
+    const text = bytes.subarray(0, 64).toString('latin1');
+    const m = /^\*(\d+)\r\n\$\d+\r\n([A-Za-z]+)\r\n/.exec(text);
+    if (m === null) throw new Error(`sendRaw: not one RESP command: ${JSON.stringify(text)}`);
+    this.sizes.push(bytes.length);
+    this.names.push(m[2]!.toUpperCase());
+    this.argc.push(Number(m[1]));
+    this.cbs.push(cb);
+    this.sock.write(Buffer.from(bytes)); // copied: the caller reuses its buffer
+  }
+
   drain(): Promise<void> {
     if (!this.needsDrain) return Promise.resolve();
     return new Promise((r) => this.waiters.push(r));
