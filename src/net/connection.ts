@@ -61,8 +61,8 @@ export class RedisConnection extends EventEmitter {
 
   private readonly socket: net.Socket;
   private readonly decoder = new RespDecoder();
-  // Twice the flush threshold, so a batch normally flushes before its slab has to grow.
-  private readonly writer = new CommandWriter(2 * FLUSH_BYTES);
+  // Many flushes per slab (see CommandWriter.take): a batch rarely finds its slab too full and grows.
+  private readonly writer = new CommandWriter(16 * FLUSH_BYTES);
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
 

@@ -101,6 +101,8 @@ export class StandaloneSink implements Sink {
   };
   /** Rewriter.begin is deferred until a key needs the rewriter (most keys go by RESTORE or SET). */
   private begun = false;
+  /** `key` is our own copy (see keyStart). */
+  private keyOwned = true;
 
   constructor(
     writer: Writer,
@@ -199,7 +201,6 @@ export class StandaloneSink implements Sink {
       countSkipped(this.stats, `module:${meta.module?.name ?? 'unknown'}`);
       return;
     }
-    this.key = Buffer.from(meta.key); // KeyMeta.key may be a view into the decoder's input
     this.state = BUFFER;
     // A string without LRU/LFU metadata goes by `SET key value [PXAT ms] [NX]`: same result as RESTORE
     // (replaces any type, drops an old TTL), but no payload or CRC on our side and a cheaper command on
@@ -211,6 +212,11 @@ export class StandaloneSink implements Sink {
       meta.idleSeconds === null &&
       meta.freq === null &&
       (meta.expireAtMs === null || this.pxat);
+    // KeyMeta.key is a view into the decoder's input, valid until keyEnd. Whatever outlives keyEnd
+    // (entries, held commands) needs a copy; a string key batched into an MSET only has its bytes
+    // framed into the batch at keyEnd, so it is copied only if it leaves that path (ownKey).
+    this.keyOwned = !this.fast;
+    this.key = this.fast ? meta.key : Buffer.from(meta.key);
     this.valLen = 0;
     this.collectRaw = restorable && !this.fast;
     this.rawOnly = false;
@@ -219,6 +225,14 @@ export class StandaloneSink implements Sink {
     if (this.cmds.length !== 0) this.cmds = [];
     this.cmdBytes = 0;
     this.begun = false;
+  }
+
+  private ownKey(): Buffer {
+    if (!this.keyOwned) {
+      this.key = Buffer.from(this.key);
+      this.keyOwned = true;
+    }
+    return this.key;
   }
 
   /** Open the rewriter for the current key on first use. */
@@ -449,7 +463,7 @@ export class StandaloneSink implements Sink {
       this.batchUsed = o;
       if (this.batchKeys === 0) {
         this.batchDb = this.db;
-        this.batchFirstKey = key;
+        this.batchFirstKey = this.ownKey(); // named in an error about the batch
       }
       this.batchLastId = this.keyId;
       if (++this.batchKeys >= BATCH_KEYS) this.flushBatch();
@@ -459,6 +473,7 @@ export class StandaloneSink implements Sink {
       }
       return;
     }
+    this.ownKey(); // the entry keeps it until the reply
     const value = this.val.subarray(0, this.valLen);
     let argv: CommandArg[];
     if (meta.expireAtMs === null) {
@@ -520,13 +535,18 @@ export class StandaloneSink implements Sink {
       this.val.copy(next, 0, 0, this.valLen);
       this.val = next;
     }
-    data.copy(this.val, this.valLen);
+    const v = this.val;
+    const at = this.valLen;
+    // Small values (most keys) by loop: Buffer#copy's call overhead dominates at these sizes.
+    if (data.length < 64) for (let j = 0; j < data.length; j++) v[at + j] = data[j]!;
+    else data.copy(v, at);
     this.valLen = need;
   }
 
   /** The string outgrew one SET: hand what was collected to the rewriter and take the normal path. */
   private unfast(): void {
     this.fast = false;
+    this.ownKey();
     const data = this.val.subarray(0, this.valLen);
     this.valLen = 0;
     if (data.length > 0) this.rw().chunk({ kind: 'string', data }); // buffered commands are copies
