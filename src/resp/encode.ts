@@ -79,32 +79,41 @@ export function writeHeader(buf: Buffer, off: number, prefix: number, n: number)
  */
 export function encodeInto(buf: Buffer, off: number, argv: ReadonlyArray<CommandArg>): number {
   off = writeHeader(buf, off, 0x2a, argv.length);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (typeof a === 'string') {
-      const len = strBytes(a);
-      off = writeHeader(buf, off, 0x24, len);
-      // Short strings: a JS loop beats the native call overhead of buf.write for ASCII.
-      if (len === a.length && len < 32) {
-        for (let j = 0; j < len; j++) buf[off + j] = a.charCodeAt(j);
-      } else buf.write(a, off, len, 'utf8');
-      off += len;
-    } else if (typeof a === 'number') {
-      const s = numberArg(a);
-      off = writeHeader(buf, off, 0x24, s.length);
-      for (let j = 0; j < s.length; j++) buf[off + j] = s.charCodeAt(j);
-      off += s.length;
-    } else {
-      off = writeHeader(buf, off, 0x24, a.length);
-      // Tiny: a JS loop beats any call; otherwise TypedArray#set (a builtin) beats Buffer#copy (a C++ call).
-      if (a.length < 16) for (let j = 0; j < a.length; j++) buf[off + j] = a[j]!;
-      else buf.set(a, off);
-      off += a.length;
-    }
-    buf[off] = 13;
-    buf[off + 1] = 10;
-    off += 2;
+  for (let i = 0; i < argv.length; i++) off = encodeArg(buf, off, argv[i]!);
+  return off;
+}
+
+/** Encoded size of one argument as a bulk string. */
+export function encodedArgLength(a: CommandArg): number {
+  const len = argBytes(a);
+  return 5 + digits(len) + len;
+}
+
+/** Encodes one argument as a bulk string at `off`; returns the offset after it. */
+export function encodeArg(buf: Buffer, off: number, a: CommandArg): number {
+  if (typeof a === 'string') {
+    const len = strBytes(a);
+    off = writeHeader(buf, off, 0x24, len);
+    // Short strings: a JS loop beats the native call overhead of buf.write for ASCII.
+    if (len === a.length && len < 32) {
+      for (let j = 0; j < len; j++) buf[off + j] = a.charCodeAt(j);
+    } else buf.write(a, off, len, 'utf8');
+    off += len;
+  } else if (typeof a === 'number') {
+    const s = numberArg(a);
+    off = writeHeader(buf, off, 0x24, s.length);
+    for (let j = 0; j < s.length; j++) buf[off + j] = s.charCodeAt(j);
+    off += s.length;
+  } else {
+    off = writeHeader(buf, off, 0x24, a.length);
+    // Tiny: a JS loop beats any call; otherwise TypedArray#set (a builtin) beats Buffer#copy (a C++ call).
+    if (a.length < 16) for (let j = 0; j < a.length; j++) buf[off + j] = a[j]!;
+    else buf.set(a, off);
+    off += a.length;
   }
+  buf[off] = 13;
+  buf[off + 1] = 10;
+  off += 2;
   return off;
 }
 

@@ -13,8 +13,8 @@
  * order it was fed. Positions are acked (`onAck`) once every write before them is answered.
  */
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
-import { buildDumpPayload } from '../rdb/index.js';
-import { type CommandArg, digits, writeHeader } from '../resp/index.js';
+import { buildDumpPayload, Crc64 } from '../rdb/index.js';
+import { type CommandArg, digits, encodeArg, encodedArgLength, writeHeader } from '../resp/index.js';
 import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
 import { copyArgs, copyRecord } from './copy.js';
@@ -41,6 +41,11 @@ const BATCH_KEYS = 128;
 const BATCH_BYTES = 64 * 1024;
 /** Room at the front of the batch slab for the `*argc\r\n$4\r\nMSET\r\n` header, written at flush. */
 const BATCH_HEAD = 32;
+
+/** RESTORE built in place: room before the body for the header (+ key), after it for version, CRC, options. */
+const RESTORE_HEAD = 96;
+const RESTORE_TAIL = 128;
+const EMPTY = Buffer.alloc(0);
 
 const SKIP = 0;
 const BUFFER = 1;
@@ -101,6 +106,11 @@ export class StandaloneSink implements Sink {
   };
   /** Rewriter.begin is deferred until a key needs the rewriter (most keys go by RESTORE or SET). */
   private begun = false;
+  /** RESTORE in place (writer has sendRaw): the raw body collects in `rslab` from offset `rbody`. */
+  private readonly direct: boolean;
+  private rslab: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  private rbody = 0;
+  private readonly crc = new Crc64();
   /** `key` is our own copy (see keyStart). */
   private keyOwned = true;
 
@@ -116,6 +126,7 @@ export class StandaloneSink implements Sink {
     // SET NX needs 2.6.12; an ACL that denies SET (but allows RESTORE) keeps the RESTORE path.
     this.setStrings = this.restoreAuto && caps.versionNum >= 20612 && caps.hasCommand('set');
     this.pxat = caps.versionNum >= 60200;
+    this.direct = typeof writer.sendRaw === 'function';
     this.mset =
       this.setStrings && this.overwrite && caps.hasCommand('mset') && typeof writer.sendRaw === 'function';
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
@@ -219,6 +230,11 @@ export class StandaloneSink implements Sink {
     this.key = this.fast ? meta.key : Buffer.from(meta.key);
     this.valLen = 0;
     this.collectRaw = restorable && !this.fast;
+    if (this.collectRaw && this.direct) {
+      this.rbody = RESTORE_HEAD + this.key.length;
+      if (this.rbody + RESTORE_TAIL > this.rslab.length)
+        this.rslab = Buffer.allocUnsafeSlow(2 * (this.rbody + RESTORE_TAIL));
+    }
     this.rawOnly = false;
     if (this.rawBytes !== 0 || this.raw.length !== 0) this.raw = [];
     this.rawBytes = 0;
@@ -287,7 +303,23 @@ export class StandaloneSink implements Sink {
       } else if (!this.rawOnly) this.commit(); // raw-only: wait for keyUpgraded and the elements
       return;
     }
-    this.raw.push(Buffer.from(chunk)); // copy: the chunk may be a view into a reused input buffer
+    if (!this.direct) {
+      this.raw.push(Buffer.from(chunk)); // copy: the chunk may be a view into a reused input buffer
+      return;
+    }
+    // In place: the body goes where the RESTORE command will hold it (see restoreDirect).
+    const at = this.rbody + this.rawBytes - chunk.length;
+    if (at + chunk.length + RESTORE_TAIL > this.rslab.length)
+      this.growRslab(at + chunk.length + RESTORE_TAIL);
+    const b = this.rslab;
+    if (chunk.length < 64) for (let j = 0; j < chunk.length; j++) b[at + j] = chunk[j]!;
+    else b.set(chunk, at);
+  }
+
+  private growRslab(need: number): void {
+    const next = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.rslab.length));
+    this.rslab.copy(next, 0, 0, this.rbody + this.rawBytes);
+    this.rslab = next;
   }
 
   keyElements(chunk: ValueChunk): void {
@@ -421,7 +453,17 @@ export class StandaloneSink implements Sink {
   }
 
   private restore(meta: KeyMeta): void {
-    const payload = buildDumpPayload(meta.rdbType, this.raw, meta.rdbVersion);
+    if (this.direct && !this.pipe.gated) {
+      this.restoreDirect(meta);
+      return;
+    }
+    const payload = this.direct
+      ? buildDumpPayload(
+          meta.rdbType,
+          this.rslab.subarray(this.rbody, this.rbody + this.rawBytes),
+          meta.rdbVersion,
+        )
+      : buildDumpPayload(meta.rdbType, this.raw, meta.rdbVersion);
     this.raw = [];
     this.select(meta.db);
     const argv = restoreArgv(meta, payload, this.overwrite, this.caps, this.now());
@@ -432,6 +474,56 @@ export class StandaloneSink implements Sink {
     e.keysDone = 1;
     this.stats.restored[meta.type]++;
     this.out(e);
+  }
+
+  /**
+   * The RESTORE command built around the body already in `rslab`: type byte and header written in
+   * front of it, version, CRC (one pass over the bytes in place) and the options after it, then one
+   * copy into the connection. No payload Buffer, no argv encoding of the payload.
+   */
+  private restoreDirect(meta: KeyMeta): void {
+    this.select(meta.db); // may send a batch and a SELECT first; neither touches rslab
+    const argv = restoreArgv(meta, EMPTY, this.overwrite, this.caps, this.now()); // argv[3]: placeholder
+    const b = this.rslab;
+    const body = this.rbody;
+    const n = this.rawBytes;
+    b[body - 1] = meta.rdbType;
+    let o = body + n;
+    b[o++] = meta.rdbVersion & 0xff;
+    b[o++] = meta.rdbVersion >>> 8;
+    const crc = this.crc;
+    crc.lo = 0;
+    crc.hi = 0;
+    crc.update(b, body - 1, o);
+    b.writeUInt32LE(crc.lo, o);
+    b.writeUInt32LE(crc.hi, o + 4);
+    o += 8;
+    b[o++] = 13;
+    b[o++] = 10;
+    for (let i = 4; i < argv.length; i++) o = encodeArg(b, o, argv[i]!);
+    const plen = payloadSize(n);
+    const head =
+      1 +
+      digits(argv.length) +
+      2 +
+      encodedArgLength('RESTORE') +
+      encodedArgLength(this.key) +
+      encodedArgLength(argv[2]!) +
+      (1 + digits(plen) + 2);
+    const start = body - 1 - head; // ≥ 0: keyStart reserved RESTORE_HEAD + key length
+    let h = writeHeader(b, start, 0x2a, argv.length);
+    h = encodeArg(b, h, 'RESTORE');
+    h = encodeArg(b, h, this.key);
+    h = encodeArg(b, h, argv[2]!);
+    writeHeader(b, h, 0x24, plen);
+    const kind = meta.type === 'module' ? K.MODULE : this.overwrite ? K.WRITE : K.RESTORE_NX;
+    const e = this.pipe.entry(kind, null, 'RESTORE', this.key, this.db, this.keyId);
+    e.type = meta.type;
+    e.module = meta.module?.name ?? null;
+    e.keysDone = 1;
+    this.stats.restored[meta.type]++;
+    this.pipe.sendRaw(e, b.subarray(start, o)); // copied before it returns
+    if (b.length > MiB) this.rslab = Buffer.allocUnsafeSlow(64 * 1024); // don't keep a big one around
   }
 
   /** The current string key as one SET (see keyStart); skip mode adds NX and a nil reply is a conflict. */

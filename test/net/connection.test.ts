@@ -112,6 +112,34 @@ describe('pipelining', () => {
     await conn.close();
   });
 
+  test('sendRaw: pre-encoded commands interleave with send() in order; the caller may reuse its buffer', async () => {
+    const conn = await RedisConnection.connect({ ...parseRedisUrl(srv.url), maxInFlight: 16 }, 'target');
+    const got: string[] = [];
+    const cb = (err: ReplyError | null, reply: RespValue, tag: number): void => {
+      got.push(
+        `${tag}:${err ? `E:${err instanceof ServerReplyError ? err.prefix : err.code}` : String(reply)}`,
+      );
+    };
+    const scratch = Buffer.alloc(256);
+    for (let i = 0; i < 3000; i++) {
+      if (conn.needsDrain) await conn.drain();
+      if (i % 3 === 0) {
+        const n = scratch.write(
+          `*3\r\n$3\r\nSET\r\n$6\r\nraw:${String(i % 100).padStart(2, '0')}\r\n$${String(i).length}\r\n${i}\r\n`,
+        );
+        conn.sendRaw(scratch.subarray(0, n), cb, i);
+        scratch.fill(0x21); // reused at once: the connection must have copied it
+      } else if (i % 3 === 1) conn.send(['GET', `raw:${String((i - 1) % 100).padStart(2, '0')}`], cb, i);
+      else conn.sendRaw(Buffer.from('*2\r\n$5\r\nLPUSH\r\n$6\r\nraw:00\r\n'), cb, i); // arity error
+    }
+    await conn.idle();
+    const want = Array.from({ length: 3000 }, (_, i) =>
+      i % 3 === 0 ? `${i}:OK` : i % 3 === 1 ? `${i}:${i - 1}` : `${i}:E:ERR`,
+    );
+    expect(got).toEqual(want);
+    await conn.close();
+  });
+
   test('binary arguments round-trip; error replies reach the callback as ServerReplyError', async () => {
     const conn = await RedisConnection.connect(parseRedisUrl(srv.url), 'target');
     const key = Buffer.from([0, 255, 13, 10, 36]);

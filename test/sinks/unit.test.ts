@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { ServerReplyError } from '../../src/errors.js';
 import type { KeyMeta, Position } from '../../src/records.js';
-import type { CommandArg } from '../../src/resp/index.js';
+import { buildDumpPayload } from '../../src/rdb/index.js';
+import { type CommandArg, encodeCommand } from '../../src/resp/index.js';
+import { restoreArgv } from '../../src/sinks/restore.js';
 import {
   NullSink,
   type ReplyCallback,
@@ -195,6 +197,49 @@ describe('paths', () => {
     bare.keyEnd();
     expect(bare.stats.skipped['module:ReJSON-RL']).toBe(1);
     expect(w.sent).toHaveLength(2);
+  });
+
+  it('RESTORE built in place (writer with sendRaw) is byte for byte the argv-encoded RESTORE', () => {
+    class RawWriter extends FakeWriter {
+      raw: Buffer[] = [];
+      sendRaw(bytes: Buffer, cb: ReplyCallback): void {
+        this.raw.push(Buffer.from(bytes));
+        this.cbs.push(cb);
+      }
+    }
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let t = 0; t < 60; t++) {
+      const over: Partial<KeyMeta> = {
+        type: 'hash',
+        rdbType: [4, 13, 16, 25][t % 4]!,
+        rdbVersion: 10 + (t % 3),
+        key: Buffer.from(Array.from({ length: 1 + rnd(300) }, () => rnd(256))),
+        expireAtMs: t % 3 === 0 ? null : NOW + rnd(1e9),
+        idleSeconds: t % 5 === 1 ? rnd(1e6) : null,
+        freq: t % 5 === 2 ? rnd(255) : null,
+      };
+      const body = Buffer.from(Array.from({ length: rnd(t % 7 === 0 ? 200_000 : 3000) }, () => rnd(256)));
+      const c = caps({ versionNum: t % 4 === 3 ? 40000 : 70400 });
+      const opts: StandaloneSinkOptions = { onConflict: t % 2 === 0 ? 'overwrite' : 'skip', now: () => NOW };
+      const w = new RawWriter();
+      const sink = new StandaloneSink(w, c, opts);
+      sink.keyStart(meta(over));
+      for (let at = 0; at < body.length; ) {
+        const n = 1 + rnd(40_000);
+        sink.keyRaw(body.subarray(at, at + n));
+        at += n;
+      }
+      sink.keyEnd();
+      expect(w.raw).toHaveLength(1);
+      const want = encodeCommand(
+        restoreArgv(meta(over), buildDumpPayload(over.rdbType!, body, over.rdbVersion!), t % 2 === 0, c, NOW),
+      );
+      expect(w.raw[0]!.equals(want)).toBe(true);
+    }
   });
 
   it('functions: LOAD REPLACE; a target without FUNCTION fails with a hint unless skipped', async () => {
