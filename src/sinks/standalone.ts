@@ -111,8 +111,6 @@ export class StandaloneSink implements Sink {
   private rslab: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private rbody = 0;
   private readonly crc = new Crc64();
-  /** `key` is our own copy (see keyStart). */
-  private keyOwned = true;
 
   constructor(
     writer: Writer,
@@ -223,11 +221,10 @@ export class StandaloneSink implements Sink {
       meta.idleSeconds === null &&
       meta.freq === null &&
       (meta.expireAtMs === null || this.pxat);
-    // KeyMeta.key is a view into the decoder's input, valid until keyEnd. Whatever outlives keyEnd
-    // (entries, held commands) needs a copy; a string key batched into an MSET only has its bytes
-    // framed into the batch at keyEnd, so it is copied only if it leaves that path (ownKey).
-    this.keyOwned = !this.fast;
-    this.key = this.fast ? meta.key : Buffer.from(meta.key);
+    // Copied now, for every key: KeyMeta.key may be a view into the caller's chunk. The decoder
+    // replaces meta.key with a copy when a value crosses a write() boundary, but a view taken here
+    // (or a filter's copy of the meta) would not see that, so a lazy copy at keyEnd is not safe.
+    this.key = Buffer.from(meta.key);
     this.valLen = 0;
     this.collectRaw = restorable && !this.fast;
     if (this.collectRaw && this.direct) {
@@ -241,14 +238,6 @@ export class StandaloneSink implements Sink {
     if (this.cmds.length !== 0) this.cmds = [];
     this.cmdBytes = 0;
     this.begun = false;
-  }
-
-  private ownKey(): Buffer {
-    if (!this.keyOwned) {
-      this.key = Buffer.from(this.key);
-      this.keyOwned = true;
-    }
-    return this.key;
   }
 
   /** Open the rewriter for the current key on first use. */
@@ -553,7 +542,7 @@ export class StandaloneSink implements Sink {
       this.batchUsed = o;
       if (this.batchKeys === 0) {
         this.batchDb = this.db;
-        this.batchFirstKey = this.ownKey(); // named in an error about the batch
+        this.batchFirstKey = key; // named in an error about the batch
       }
       this.batchLastId = this.keyId;
       if (++this.batchKeys >= BATCH_KEYS) this.flushBatch();
@@ -564,7 +553,6 @@ export class StandaloneSink implements Sink {
       return;
     }
     this.countSet(1);
-    this.ownKey(); // the entry keeps it until the reply
     const value = this.val.subarray(0, this.valLen);
     let argv: CommandArg[];
     if (meta.expireAtMs === null) {
@@ -644,7 +632,6 @@ export class StandaloneSink implements Sink {
   /** The string outgrew one SET: hand what was collected to the rewriter and take the normal path. */
   private unfast(): void {
     this.fast = false;
-    this.ownKey();
     const data = this.val.subarray(0, this.valLen);
     this.valLen = 0;
     if (data.length > 0) this.rw().chunk({ kind: 'string', data }); // buffered commands are copies
