@@ -171,8 +171,8 @@ export abstract class KeyCollector extends RdbReader {
     if (this.auto) {
       const want = this.wantElements?.(meta) === true;
       this.skip = !want;
-      // Module values have no elements: nothing to upgrade to, so nothing to keep.
-      this.watch = !want && meta.rdbType !== 7;
+      // Module values have no elements: nothing to upgrade to, so nothing to keep (nor with no limit).
+      this.watch = !want && meta.rdbType !== 7 && this.rawMax !== Number.POSITIVE_INFINITY;
       this.bodyAbs = this.base + bodyStart;
     }
   }

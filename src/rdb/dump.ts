@@ -4,7 +4,7 @@
  * the file decoder, in payload mode (the key comes from the caller).
  */
 import type { KeyVisitor } from '../records.js';
-import { crc64, formatCrc } from './crc64.js';
+import { Crc64, crc64, formatCrc } from './crc64.js';
 import { RdbDecoder } from './decoder.js';
 import { corrupt, RdbError } from './errors.js';
 import {
@@ -29,8 +29,11 @@ export function buildDumpPayload(rdbType: number, body: Buffer | Buffer[], rdbVe
   }
   out.writeUInt16LE(rdbVersion, o);
   o += 2;
-  const c = crc64(out.subarray(0, o));
-  out.writeBigUInt64LE(c, o);
+  // The CRC as two 32-bit halves: no BigInt, no view of the payload.
+  const c = new Crc64();
+  c.update(out, 0, o);
+  out.writeUInt32LE(c.lo, o);
+  out.writeUInt32LE(c.hi, o + 4);
   return out;
 }
 

@@ -133,7 +133,8 @@ export interface RdbDecoderOptions {
   /**
    * Auto mode: a raw-only key whose raw body grows past this many bytes is upgraded to decoded mode
    * (its elements from the first one). Also the most raw bytes kept per key to make that possible.
-   * Default 16 MiB. Module values (type 7) have no elements and are never upgraded.
+   * Default 16 MiB; Infinity = never upgrade (and keep nothing). Module values (type 7) have no
+   * elements and are never upgraded.
    */
   rawOnlyMaxBytes?: number;
   /** Total input size when known (file size): declared lengths beyond it fail at once. */
