@@ -8,16 +8,15 @@
  * Env: BENCH_KEYS (default 1000000), REPLICANT_REDIS_SERVER (default redis-server), REDIS_CLI (default redis-cli).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedisServer } from '../scripts/lib/servers.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(REPO, 'dist/cli/main.js');
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
-const SERVER = process.env.REPLICANT_REDIS_SERVER ?? 'redis-server';
 const CLI = process.env.REDIS_CLI ?? 'redis-cli';
 
 if (!existsSync(MAIN)) {
@@ -26,18 +25,7 @@ if (!existsSync(MAIN)) {
 }
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'replicant-bench-'));
-const procs = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const servers = [];
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
@@ -54,26 +42,11 @@ function run(cmd, args, opts = {}) {
 }
 
 async function startServer(name) {
-  const port = await freePort();
   const dir = path.join(tmp, name);
-  await run('mkdir', ['-p', dir]);
-  const p = spawn(
-    SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  procs.push(p);
-  for (let i = 0; i < 200; i++) {
-    try {
-      await run(CLI, ['-p', String(port), 'PING']);
-      return { port, dir };
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  throw new Error(`${SERVER} did not start`);
+  mkdirSync(dir, { recursive: true });
+  const srv = await startRedisServer({ dir });
+  servers.push(srv);
+  return { port: srv.port, dir };
 }
 
 /** The same keys as a RESP protocol file: SET key:<i> <value>. Written with backpressure. */
@@ -147,6 +120,6 @@ try {
   console.error(`bench:restore failed: ${err.message}`);
   process.exitCode = 2;
 } finally {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const srv of servers) srv.stop();
   rmSync(tmp, { recursive: true, force: true });
 }

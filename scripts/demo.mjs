@@ -4,75 +4,29 @@
 // with its progress on your terminal, keeps writing to the source meanwhile, then verifies the target
 // key by key (type, value digest, TTL) and stops the migration with SIGTERM like an operator would.
 // Usage: npm run demo [-- --keys 200000]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { REDIS_SERVER, sleep, startRedisServer } from './lib/servers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../dist/replica.js');
-const SERVER = process.env.REPLICANT_REDIS_SERVER ?? 'redis-server';
 const argv = process.argv.slice(2);
 const KEYS = Number(argv[argv.indexOf('--keys') + 1] || 200_000) || 200_000;
 const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
-const procs = [];
-const dirs = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const servers = [];
 
 function say(msg) {
   process.stderr.write(`\x1b[1mdemo:\x1b[0m ${msg}\n`);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer(extra = []) {
-  if (spawnSync(SERVER, ['--version']).status !== 0) {
-    throw new Error(
-      `cannot run ${SERVER}; install it (Debian/Ubuntu: apt-get install redis-server) or set REPLICANT_REDIS_SERVER`,
-    );
-  }
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'replicant-demo-'));
-  dirs.push(dir);
-  const p = spawn(
-    SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--enable-debug-command',
-      'yes',
-      ...extra,
-    ],
-    { stdio: 'ignore' },
-  );
-  procs.push(p);
-  for (let i = 0; ; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout?.startsWith('PONG'))
-      break;
-    if (i > 200) throw new Error(`redis-server did not start on port ${port}`);
-    await sleep(25);
-  }
-  const client = new Redis({ port, host: '127.0.0.1' });
+  const srv = await startRedisServer({ args: ['--enable-debug-command', 'yes', ...extra] });
+  servers.push(srv);
+  const client = new Redis({ port: srv.port, host: '127.0.0.1' });
   await client.ping();
-  return { port, client, url: `redis://127.0.0.1:${port}` };
+  return { port: srv.port, client, url: srv.url };
 }
 
 async function seed(c) {
@@ -174,7 +128,7 @@ async function verify(src, dst) {
 
 let exitCode = 1;
 try {
-  say(`starting a source and a target redis-server (${SERVER})`);
+  say(`starting a source and a target redis-server (${REDIS_SERVER})`);
   const src = await startServer(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);
   const dst = await startServer();
   say(`seeding the source (${src.url}) with ~${KEYS + 2000} keys of every type in DBs 0, 1 and 5`);
@@ -215,7 +169,6 @@ try {
 } catch (e) {
   say(`failed: ${e instanceof Error ? e.message : e}`);
 } finally {
-  for (const p of procs) p.kill('SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const srv of servers) srv.stop();
 }
 process.exit(exitCode);
