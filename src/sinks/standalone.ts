@@ -4,7 +4,11 @@
  *
  * Per key, the cheapest correct path. The key's raw chunks (when RESTORE is possible at all) and its
  * rewrite commands are buffered until `keyEnd` or until they pass `bigKeyBytes`:
- *   - at `keyEnd`, small and accepted by the target → one `RESTORE … ABSTTL [REPLACE]`;
+ *   - a string without IDLE/FREQ (restore 'auto') → `SET key value [PXAT ms] [NX]`, or in overwrite
+ *     mode without a TTL, one of up to 512 keys in an `MSET` batch (RESP-framed into a reused slab);
+ *     counted as rewritten, reason 'string-set'. Skip mode: a nil reply is a skipped conflict;
+ *   - at `keyEnd`, small and accepted by the target → one `RESTORE … ABSTTL [REPLACE]`, built in place
+ *     around the raw body (no payload Buffer) when the writer has `sendRaw`;
  *   - otherwise → `DEL` (overwrite mode) or an `EXISTS` gate (skip mode), the buffered commands, then
  *     the rest of the value streamed as it arrives, then `PEXPIREAT` last, so a key never carries its
  *     TTL before it is complete. Memory: ≤ bigKeyBytes of raw + ≤ bigKeyBytes of commands + the window.
