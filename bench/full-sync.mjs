@@ -5,14 +5,13 @@
 // Prints one JSON line. Needs redis-server and redis-cli on PATH (or REPLICANT_REDIS_SERVER).
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, sleep, startRedisServer } from '../scripts/lib/servers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../dist/replica.js');
-const SERVER = process.env.REPLICANT_REDIS_SERVER ?? 'redis-server';
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
@@ -21,20 +20,9 @@ const opt = (name, def) => {
 const KEYS = opt('keys', 1_000_000);
 const VALUE_BYTES = opt('value-bytes', 32);
 
-const procs = [];
+const servers = [];
 const pids = new Map();
 const dirs = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function cli(port, ...cmd) {
   const r = spawnSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'utf8' });
@@ -42,39 +30,12 @@ function cli(port, ...cmd) {
   return r.stdout.trim();
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
-}
-
 async function startServer(extra = []) {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'replicant-bench-'));
-  dirs.push(dir);
-  const p = spawn(
-    SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...extra],
-    {
-      stdio: 'ignore',
-    },
-  );
-  procs.push(p);
-  pids.set(port, p.pid);
-  for (let i = 0; i < 200; i++) {
-    try {
-      if (cli(port, 'PING') === 'PONG') return port;
-    } catch {}
-    await sleep(25);
-  }
-  throw new Error('redis-server did not start');
+  const srv = await startRedisServer({ args: extra });
+  servers.push(srv);
+  pids.set(srv.port, srv.pid);
+  return srv.port;
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function info(port, section) {
   const out = cli(port, 'INFO', section);
@@ -201,6 +162,6 @@ try {
     }),
   );
 } finally {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const srv of servers) srv.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
