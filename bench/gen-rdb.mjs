@@ -1,29 +1,16 @@
 // Generates (once, cached under os.tmpdir()) a mixed RDB of ≥ 200 MB written by a real redis-server:
 // DEBUG POPULATE strings, random strings, and pipelined lists/hashes/sets/zsets/streams in both
 // compact and big encodings. Usage: node bench/gen-rdb.mjs [--force]; prints the file path.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { startRedisServer } from '../scripts/lib/servers.mjs';
 
 const VERSION = 'v1';
 export const CACHE_DIR = path.join(os.tmpdir(), 'replicant-bench');
 export const RDB_PATH = path.join(CACHE_DIR, `mixed-${VERSION}.rdb`);
-const SERVER = process.env.REPLICANT_REDIS_SERVER ?? 'redis-server';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function pipelined(c, n, add) {
   let p = c.pipeline();
@@ -93,25 +80,8 @@ export async function ensureRdb(force = false) {
   mkdirSync(CACHE_DIR, { recursive: true });
   const dir = path.join(CACHE_DIR, `gen-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const proc = spawn(
-    SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--enable-debug-command',
-      'yes',
-    ],
-    { stdio: 'ignore' },
-  );
+  const srv = await startRedisServer({ dir, args: ['--enable-debug-command', 'yes'] });
+  const port = srv.port;
   try {
     const c = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 50 ? null : 100) });
     await c.ping();
@@ -124,7 +94,7 @@ export async function ensureRdb(force = false) {
       `generated ${RDB_PATH} (${statSync(RDB_PATH).size} bytes) in ${Date.now() - t0} ms\n`,
     );
   } finally {
-    proc.kill('SIGKILL');
+    srv.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return RDB_PATH;
