@@ -138,6 +138,7 @@ function summaryFields(s: RunStats): Record<string, unknown> {
     keys: keysPassed(s),
     restore: s.writesRestore,
     rewrite: s.writesRewrite,
+    set: s.writesSet,
     skipped: s.skipped,
     seconds: ((s.finishedAtMs ?? Date.now()) - s.startedAtMs) / 1000,
   };

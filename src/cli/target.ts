@@ -141,8 +141,11 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
         restored += s.restored[t];
         rewritten += s.rewritten[t];
       }
+      // Strings sent as SET/MSET count as rewritten in the sink; the summary shows them on their own row.
+      const set = s.rewriteReasons['string-set'] ?? 0;
       stats.writesRestore = restored;
-      stats.writesRewrite = rewritten;
+      stats.writesRewrite = rewritten - set;
+      stats.writesSet = set;
       for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
       stats.functions = s.functions;
       // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).

@@ -94,12 +94,13 @@ export function createMetrics(stats: () => RunStats, opts: { processMetrics?: bo
   mirrorCounter(
     reg,
     'replicant_values_written_total',
-    'Values written, by path (RESTORE or rewrite)',
+    'Values written, by path (restore, set: strings by SET/MSET, rewrite: other commands)',
     ['path'],
     (set) => {
       const s = stats();
       set(s.writesRestore, { path: 'restore' });
       set(s.writesRewrite, { path: 'rewrite' });
+      set(s.writesSet, { path: 'set' });
     },
   );
   mirrorCounter(reg, 'replicant_functions_total', 'Function libraries copied', [], (set) =>

@@ -46,8 +46,9 @@ export function summaryText(s: RunStats, title: string): string {
   rows.push(['total', keys]);
   lines.push(table(rows));
   const extra: (string | number)[][] = [['', 'count']];
-  if (s.writesRestore + s.writesRewrite > 0) {
+  if (s.writesRestore + s.writesRewrite + s.writesSet > 0) {
     extra.push(['written with RESTORE', s.writesRestore]);
+    extra.push(['strings written with SET/MSET', s.writesSet]);
     extra.push(['rewritten with commands', s.writesRewrite]);
   }
   for (const [reason, n] of Object.entries(s.skipped).sort())

@@ -43,6 +43,8 @@ export interface RunStats {
   /** Values written with RESTORE vs rewritten with ordinary commands (from the sink). */
   writesRestore: number;
   writesRewrite: number;
+  /** Strings written by SET/MSET (no DUMP payload); not included in writesRewrite. */
+  writesSet: number;
   /** Keys not written, by reason: filtered, expired, unsupported-type, exists-on-target, … */
   skipped: Record<string, number>;
   functions: number;
@@ -70,6 +72,7 @@ export function newRunStats(command: string): RunStats {
     keysWritten: null,
     writesRestore: 0,
     writesRewrite: 0,
+    writesSet: 0,
     skipped: {},
     functions: 0,
     commands: 0,
