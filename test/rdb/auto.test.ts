@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { KeyMeta, ValueChunk } from '../../src/records.js';
 import { RdbDecoder, type RdbDecoderOptions, RdbError } from '../../src/rdb/index.js';
-import { HAVE_FIXTURES, LogVisitor, listFiles, rel } from './helpers.js';
+import { feedPieces, HAVE_FIXTURES, LogVisitor, listFiles, rel } from './helpers.js';
 
 /** LogVisitor that also checks the auto-mode protocol per key. */
 class AutoLog extends LogVisitor {
@@ -73,17 +73,7 @@ function split(log: string[]): Split {
 const withoutElements = (lines: string[]): string[] =>
   lines.filter((l) => !l.startsWith('  ') || l.startsWith('  raw '));
 
-function feed(d: RdbDecoder, buf: Buffer, cuts: number[]): void {
-  let prev = 0;
-  for (const c of [...cuts, buf.length]) {
-    // A fresh copy overwritten afterwards: the decoder must keep nothing but its own copies.
-    const piece = Buffer.from(buf.subarray(prev, c));
-    d.write(piece);
-    piece.fill(0xaa);
-    prev = c;
-  }
-  d.end();
-}
+const feed = feedPieces;
 
 function full(buf: Buffer, opts: RdbDecoderOptions = {}): LogVisitor | string {
   const v = new LogVisitor();

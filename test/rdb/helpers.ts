@@ -312,3 +312,18 @@ export function text(b: Buffer, enc: BufferEncoding | 'auto'): string {
   const u = b.toString('utf8');
   return Buffer.from(u, 'utf8').equals(b) ? u : b.toString('latin1');
 }
+
+/**
+ * Feed `buf` cut at `cuts` (ascending offsets), each piece a fresh copy overwritten right after write():
+ * the decoder must keep nothing but its own copies. Ends the decoder.
+ */
+export function feedPieces(d: { write(b: Buffer): void; end(): void }, buf: Buffer, cuts: number[]): void {
+  let prev = 0;
+  for (const c of [...cuts, buf.length]) {
+    const piece = Buffer.from(buf.subarray(prev, c));
+    d.write(piece);
+    piece.fill(0xaa);
+    prev = c;
+  }
+  d.end();
+}

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ValueChunk } from '../../src/records.js';
 import { RdbDecoder, type RdbDecoderOptions, RdbError } from '../../src/rdb/index.js';
-import { HAVE_FIXTURES, LogVisitor, listFiles, rel } from './helpers.js';
+import { feedPieces, HAVE_FIXTURES, LogVisitor, listFiles, rel } from './helpers.js';
 
 interface Outcome {
   log: string[];
@@ -19,16 +19,7 @@ function run(buf: Buffer, cuts: number[], opts: RdbDecoderOptions = {}): Outcome
   const v = new LogVisitor();
   const d = new RdbDecoder(v, opts);
   try {
-    let prev = 0;
-    for (const c of [...cuts, buf.length]) {
-      // Copy each piece into a fresh buffer that is overwritten afterwards: the decoder must not
-      // keep views into a chunk after write() returns.
-      const piece = Buffer.from(buf.subarray(prev, c));
-      d.write(piece);
-      piece.fill(0xaa);
-      prev = c;
-    }
-    d.end();
+    feedPieces(d, buf, cuts);
     return { log: v.log, error: null };
   } catch (e) {
     if (!(e instanceof RdbError)) throw e;
