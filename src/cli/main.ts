@@ -11,8 +11,10 @@ import { type CommandName, type Config, helpText, parseConfig } from '../config/
 import { formatError, ReplicantError } from '../errors.js';
 import { createLogger, type Logger, type Progress } from '../obs/index.js';
 import { runInspect } from './inspect.js';
+import { runPrecheck } from './precheck.js';
 import { runRestore } from './restore.js';
 import { runSync } from './sync.js';
+import { runVerify } from './verify.js';
 
 export interface RunContext {
   config: Config;
@@ -28,17 +30,9 @@ const RUNNERS: Record<CommandName, Runner> = {
   sync: runSync,
   restore: runRestore,
   'rdb-inspect': (ctx) => runInspect(ctx.config, ctx.signal),
-  precheck: notImplemented('precheck'),
-  verify: notImplemented('verify'),
+  precheck: runPrecheck,
+  verify: runVerify,
 };
-
-function notImplemented(name: string): Runner {
-  return async () => {
-    throw new ReplicantError('ERR_NOT_IMPLEMENTED', `'${name}' is not implemented yet`, {
-      hint: 'use `replicant rdb-inspect` to look at a snapshot; precheck and verify come in a later release',
-    });
-  };
-}
 
 export function version(): string {
   try {

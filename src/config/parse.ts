@@ -11,20 +11,26 @@ import {
   COMMANDS,
   type CommandName,
   type ConflictMode,
+  type CrossSlotMode,
   FLAGS,
   type FlagSpec,
   flagApplies,
+  type HashFieldTtlMode,
   type LogLevel,
   RENAMED,
 } from './schema.js';
 import {
   type Checked,
+  checkChoice,
   checkConflict,
+  checkHostPort,
   checkLogLevel,
   checkUrl,
   nearest,
   parseDbMap,
+  parseCount,
   parseDbs,
+  parseDuration,
   parsePort,
   parseSize,
 } from './values.js';
@@ -53,6 +59,29 @@ export interface Config {
   readonly skipFunctions: boolean;
   /** FLUSHDB every reachable target DB before writing anything. */
   readonly flushTarget: boolean;
+  /** Hash field TTLs on a target without HPEXPIREAT (#4). */
+  readonly hashFieldTtl: HashFieldTtlMode;
+  /** Cluster target: commands/MULTI groups spanning slots (#5). */
+  readonly crossSlot: CrossSlotMode;
+  readonly preferReplica: boolean;
+  /** `{ host, port }` of a Sentinel, or null. */
+  readonly sourceSentinel: { readonly host: string; readonly port: number } | null;
+  readonly sourceMasterName: string | null;
+  /** Spool disk budget, bytes. */
+  readonly spoolLimit: number;
+  readonly skipPrecheck: boolean;
+  readonly allowEviction: boolean;
+  /** verify: sample size, or null for every key. */
+  readonly sample: number | null;
+  readonly rounds: number;
+  /** Milliseconds. */
+  readonly roundDelay: number;
+  /** Milliseconds. */
+  readonly ttlTolerance: number;
+  /** verify: JSONL report path, or null for the default name. */
+  readonly report: string | null;
+  readonly repair: boolean;
+  readonly deleteExtra: boolean;
   readonly heartbeatKey: string;
   readonly statusPort: number | null;
   readonly statusHost: string;
@@ -102,6 +131,14 @@ function convert(spec: FlagSpec, text: string): Checked<unknown> {
       return checkLogLevel(text);
     case 'conflict':
       return checkConflict(text);
+    case 'choice':
+      return checkChoice(text, spec.choices ?? []);
+    case 'count':
+      return parseCount(text);
+    case 'duration':
+      return parseDuration(text);
+    case 'host-port':
+      return checkHostPort(text);
     case 'boolean':
       return /^(1|true|yes|on)$/i.test(text)
         ? { ok: true, value: true }
@@ -246,8 +283,12 @@ function requireFor(
     case 'sync':
     case 'precheck':
     case 'verify':
-      need('source', '--source URL', `for ${command === 'sync' ? 'a live sync' : command}`);
+      if (c.sourceSentinel === null)
+        need('source', '--source URL', `for ${command === 'sync' ? 'a live sync' : command}`);
       need('target', '--target URL', `for ${command === 'sync' ? 'a live sync' : command}`);
+      if ((c.sourceSentinel === null) !== (c.sourceMasterName === null))
+        problems.push('--source-sentinel and --source-master-name go together');
+      if (c.deleteExtra === true && c.repair !== true) problems.push('--delete-extra needs --repair');
       noArgs();
       break;
     case 'restore':

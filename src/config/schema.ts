@@ -12,8 +12,9 @@ export const COMMAND_SUMMARY: Record<CommandName, string> = {
   sync: 'live migration: pose as a replica of --source, copy the snapshot, then replay writes into --target',
   restore: 'load an RDB file (--rdb FILE) into --target',
   'rdb-inspect': 'print what an RDB file holds (per-DB key counts by type; --json: one line per key)',
-  precheck: 'check source and target before a migration (not implemented yet)',
-  verify: 'compare source and target key by key (not implemented yet)',
+  precheck: 'check source and target before a migration: every finding with its fix; exit 2 on any error',
+  verify:
+    'compare source and target key by key (multi-round, so it can run during a live sync); --repair fixes differences',
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -33,7 +34,15 @@ export type ValueKind =
   | 'dbs'
   | 'db-map'
   | 'log-level'
-  | 'conflict';
+  | 'conflict'
+  /** One of FlagSpec.choices. */
+  | 'choice'
+  /** A whole number ≥ 1. */
+  | 'count'
+  /** `500ms`, `2s`, `5m`, `1h`; a bare number is seconds. Converted to milliseconds. */
+  | 'duration'
+  /** `host:port`. */
+  | 'host-port';
 
 export interface FlagSpec {
   /** Long name without dashes, as typed: `--name`. */
@@ -53,12 +62,20 @@ export interface FlagSpec {
   default?: unknown;
   /** Never echo this value (passwords). */
   secret?: boolean;
+  /** The accepted values of a 'choice' flag. */
+  choices?: readonly string[];
 }
 
 const LIVE: readonly CommandName[] = ['sync', 'precheck', 'verify'];
 const WRITES: readonly CommandName[] = ['sync', 'restore'];
 const TARGETED: readonly CommandName[] = ['sync', 'restore', 'precheck', 'verify'];
 const SNAPSHOT: readonly CommandName[] = ['sync', 'restore', 'rdb-inspect', 'precheck', 'verify'];
+const CHECKED: readonly CommandName[] = ['sync', 'restore', 'precheck'];
+
+export const HASH_FIELD_TTL_MODES = ['error', 'strip', 'skip-key'] as const;
+export type HashFieldTtlMode = (typeof HASH_FIELD_TTL_MODES)[number];
+export const CROSS_SLOT_MODES = ['error', 'split'] as const;
+export type CrossSlotMode = (typeof CROSS_SLOT_MODES)[number];
 
 export const FLAGS: readonly FlagSpec[] = [
   {
@@ -129,9 +146,9 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'json',
     key: 'json',
     kind: 'boolean',
-    commands: ['rdb-inspect'],
+    commands: ['rdb-inspect', 'precheck', 'verify'],
     default: false,
-    help: 'one JSON line per key, then a summary line (instead of the table)',
+    help: 'machine-readable output on stdout: rdb-inspect one JSON line per key then a summary; precheck/verify one JSON document',
   },
   {
     name: 'dbs',
@@ -153,7 +170,7 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'match',
     key: 'match',
     kind: 'string',
-    commands: ['restore', 'rdb-inspect'],
+    commands: ['restore', 'rdb-inspect', 'verify'],
     arg: 'GLOB',
     help: 'only keys whose name matches this Redis glob (* ? [a-z] \\x), snapshot keys only',
   },
@@ -206,6 +223,135 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: WRITES,
     default: false,
     help: 'do not copy function libraries',
+  },
+  {
+    name: 'hash-field-ttl',
+    key: 'hashFieldTtl',
+    kind: 'choice',
+    choices: HASH_FIELD_TTL_MODES,
+    commands: CHECKED,
+    arg: 'MODE',
+    default: 'error',
+    help: 'hash fields with a TTL (Redis 7.4+) on a target without HPEXPIREAT: error (stop, default), strip (write the fields without their TTL), skip-key (skip and count those keys)',
+  },
+  {
+    name: 'cross-slot',
+    key: 'crossSlot',
+    kind: 'choice',
+    choices: CROSS_SLOT_MODES,
+    commands: CHECKED,
+    arg: 'MODE',
+    default: 'error',
+    help: 'cluster target, a MULTI group or command whose keys span slots: error (stop, default) or split (apply per slot, not atomically, and count)',
+  },
+  {
+    name: 'prefer-replica',
+    key: 'preferReplica',
+    kind: 'boolean',
+    commands: LIVE,
+    default: false,
+    help: 'cluster source: sync from (or read from) a replica of each shard instead of its master',
+  },
+  {
+    name: 'source-sentinel',
+    key: 'sourceSentinel',
+    kind: 'host-port',
+    commands: LIVE,
+    arg: 'HOST:PORT',
+    env: 'REPLICANT_SOURCE_SENTINEL',
+    help: 'find the source master through this Sentinel (with --source-master-name) and follow its failovers',
+  },
+  {
+    name: 'source-master-name',
+    key: 'sourceMasterName',
+    kind: 'string',
+    commands: LIVE,
+    arg: 'NAME',
+    help: 'the master name Sentinel knows the source by (with --source-sentinel)',
+  },
+  {
+    name: 'spool-limit',
+    key: 'spoolLimit',
+    kind: 'size',
+    commands: ['sync'],
+    arg: 'SIZE',
+    default: 8 * 1024 ** 3,
+    help: 'disk budget of the spool in --state-dir (source bytes the target has not taken yet); default 8gb',
+  },
+  {
+    name: 'skip-precheck',
+    key: 'skipPrecheck',
+    kind: 'boolean',
+    commands: WRITES,
+    default: false,
+    help: 'do not run the precheck before writing (its errors would otherwise stop the run)',
+  },
+  {
+    name: 'allow-eviction',
+    key: 'allowEviction',
+    kind: 'boolean',
+    commands: CHECKED,
+    default: false,
+    help: 'accept a target whose maxmemory-policy is not noeviction (the precheck then only warns); keys may be evicted on the target',
+  },
+  {
+    name: 'sample',
+    key: 'sample',
+    kind: 'count',
+    commands: ['verify'],
+    arg: 'N',
+    help: 'verify about N randomly chosen source keys instead of every key',
+  },
+  {
+    name: 'rounds',
+    key: 'rounds',
+    kind: 'count',
+    commands: ['verify'],
+    arg: 'N',
+    default: 3,
+    help: 'compare rounds: keys that differ are re-checked after --round-delay, so writes in flight are not reported; default 3',
+  },
+  {
+    name: 'round-delay',
+    key: 'roundDelay',
+    kind: 'duration',
+    commands: ['verify'],
+    arg: 'TIME',
+    default: 2000,
+    help: 'wait between verify rounds (500ms, 2s, 1m); default 2s',
+  },
+  {
+    name: 'ttl-tolerance',
+    key: 'ttlTolerance',
+    kind: 'duration',
+    commands: ['verify'],
+    arg: 'TIME',
+    default: 2000,
+    help: 'TTLs that differ by no more than this are equal; default 2s',
+  },
+  {
+    name: 'report',
+    key: 'report',
+    kind: 'path',
+    commands: ['verify'],
+    arg: 'FILE',
+    help: 'write one JSON line per differing key to FILE; default replicant-verify-<time>.jsonl in the current directory when there are differences',
+  },
+  {
+    name: 'repair',
+    key: 'repair',
+    kind: 'boolean',
+    commands: ['verify'],
+    default: false,
+    help: 'rewrite every differing or missing key on the target from the source (extra keys only with --delete-extra)',
+  },
+  {
+    name: 'delete-extra',
+    key: 'deleteExtra',
+    kind: 'boolean',
+    commands: ['verify'],
+    default: false,
+    help: 'with --repair: delete target keys that the source does not have',
   },
   {
     name: 'heartbeat-key',
@@ -322,6 +468,10 @@ export const RENAMED: Readonly<Record<string, string>> = {
   password: '--source-password / --target-password',
   'big-key': '--big-key-bytes',
   'no-functions': '--skip-functions',
+  'no-precheck': '--skip-precheck',
+  fix: '--repair',
+  sentinel: '--source-sentinel',
+  'master-name': '--source-master-name',
   'metrics-port': '--status-port',
   port: '--status-port',
 };

@@ -135,6 +135,34 @@ export function checkEnum<T extends string>(text: string, allowed: readonly T[])
 
 export const checkLogLevel = (t: string) => checkEnum(t, LOG_LEVELS);
 export const checkConflict = (t: string) => checkEnum(t, CONFLICT_MODES);
+export const checkChoice = (t: string, choices: readonly string[]) => checkEnum(t, choices);
+
+/** A whole number ≥ 1 (`--sample 1000`, `--rounds 3`). */
+export function parseCount(text: string): Checked<number> {
+  if (!/^\s*\d+\s*$/.test(text)) return bad(`'${text}' is not a whole number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) return bad(`'${text}' is out of range (1 or more)`);
+  return ok(n);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, '': 1000, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `2s`, `1.5m`, `1h`, `3` (seconds) → milliseconds; 0 is allowed. */
+export function parseDuration(text: string): Checked<number> {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$/i.exec(text);
+  if (!m) return bad(`'${text}' is not a duration (examples: 500ms, 2s, 5m, 1h; a bare number is seconds)`);
+  const n = Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+  if (!Number.isSafeInteger(n)) return bad(`'${text}' is out of range`);
+  return ok(n);
+}
+
+/** `host:port` (a Sentinel address) → { host, port }. IPv6 in brackets: `[::1]:26379`. */
+export function checkHostPort(text: string): Checked<{ host: string; port: number }> {
+  const m = /^\s*(\[[0-9a-f:.]+\]|[^\s:/]+):(\d{1,5})\s*$/i.exec(text);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) return bad(`'${text}' is not host:port (example: 10.0.0.5:26379)`);
+  return ok({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+}
 
 /** Levenshtein distance, for "did you mean" on misspelled flags and commands (short strings only). */
 export function editDistance(a: string, b: string): number {

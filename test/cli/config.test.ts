@@ -167,3 +167,70 @@ describe('parseConfig: one problem per flag', () => {
     }
   });
 });
+
+describe('flag kinds: choice, count, duration, host:port', () => {
+  const S = ['--source', 'redis://a:1', '--target', 'redis://b:2'];
+  it('converts valid values', () => {
+    const c = parseConfig(
+      [
+        'verify',
+        ...S,
+        '--sample',
+        '1000',
+        '--round-delay',
+        '500ms',
+        '--ttl-tolerance',
+        '3',
+        '--repair',
+        '--delete-extra',
+      ],
+      {},
+    );
+    expect([c.sample, c.roundDelay, c.ttlTolerance, c.repair, c.deleteExtra, c.rounds]).toEqual([
+      1000,
+      500,
+      3000,
+      true,
+      true,
+      3,
+    ]);
+    const s = parseConfig(
+      [
+        'sync',
+        '--target',
+        'redis://b:2',
+        '--source-sentinel',
+        '[::1]:26379',
+        '--source-master-name',
+        'm',
+        '--hash-field-ttl',
+        'strip',
+      ],
+      {},
+    );
+    expect(s.sourceSentinel).toEqual({ host: '::1', port: 26379 });
+    expect(s.source).toBeNull();
+    expect(s.hashFieldTtl).toBe('strip');
+    expect(s.crossSlot).toBe('error');
+  });
+  it('collects every bad value, and pairs that go together', () => {
+    const p = problems([
+      'verify',
+      ...S,
+      '--sample',
+      '0',
+      '--round-delay',
+      'soon',
+      '--delete-extra',
+      '--source-sentinel',
+      'nohost',
+    ]);
+    expect(p.join('\n')).toMatch(/--sample: '0' is out of range/);
+    expect(p.join('\n')).toMatch(/--round-delay: 'soon' is not a duration/);
+    expect(p.join('\n')).toMatch(/--source-sentinel: 'nohost' is not host:port/);
+    expect(p.join('\n')).toMatch(/--delete-extra needs --repair/);
+    expect(problems(['sync', ...S, '--cross-slot', 'maybe']).join()).toMatch(
+      /--cross-slot: 'maybe' is not one of error, split/,
+    );
+  });
+});
