@@ -38,8 +38,13 @@ export function freePort(): Promise<number> {
 /**
  * Start a server. `config` entries become `--name value` arguments (e.g. `{ 'list-max-listpack-size': '4' }`).
  * Persistence is off by default (no RDB save points, no AOF) so tests control SAVE themselves.
+ * `opts.binary` runs another redis-server/valkey-server build (the version matrix).
  */
-export async function startRedis(config: Record<string, string> = {}): Promise<TestServer> {
+export async function startRedis(
+  config: Record<string, string> = {},
+  opts: { binary?: string } = {},
+): Promise<TestServer> {
+  const binary = opts.binary ?? REDIS_SERVER;
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'replicant-test-'));
@@ -56,7 +61,7 @@ export async function startRedis(config: Record<string, string> = {}): Promise<T
       'no',
     ];
     for (const [k, v] of Object.entries(config)) args.push(`--${k}`, v);
-    const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     proc.stdout?.on('data', (d: Buffer) => {
       if (log.length < 20_000) log += d.toString();
