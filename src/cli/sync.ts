@@ -8,6 +8,7 @@ import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { ReplicaSource } from '../sources/replica.js';
+import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
@@ -29,7 +30,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
     await prepareTarget(target, c, filters.db.targets(range256()), log);
     const writer = target.createSink(log);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
-    const source = new ReplicaSource(sink, {
+    // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
+    const source = new ReplicaSource(new TranslatingSink(sink, { target: target.caps }), {
       host: src.host,
       port: src.port,
       username: src.username,
