@@ -24,6 +24,7 @@ import {
 import type { Logger } from '../obs/index.js';
 import type { SkipInfo } from '../rdb/index.js';
 import type { KeyMeta } from '../records.js';
+import { precheckBeforeWrite } from '../precheck/index.js';
 import { interruptedError, readRdbFile, statRdbFile } from '../sources/rdb-file.js';
 import type { RunContext } from './main.js';
 import { startStatus } from './status.js';
@@ -43,6 +44,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   const filters = buildFilters(c);
 
   stats.phase = 'connecting';
+  if (!c.skipPrecheck) await precheckBeforeWrite(c, 'restore', log);
   const target = await openTarget(c, log);
   const status = await startStatus(c, stats, log);
   let progress: Progress | null = null;

@@ -7,6 +7,7 @@
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
@@ -22,6 +23,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
 
   stats.phase = 'connecting';
+  // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
+  if (!c.skipPrecheck) await precheckBeforeWrite(c, 'sync', log);
   const target = await openTarget(c, log);
   const status = await startStatus(c, stats, log);
   let progress: Progress | null = null;

@@ -283,7 +283,7 @@ function requireFor(
     case 'sync':
     case 'precheck':
     case 'verify':
-      if (c.sourceSentinel === null)
+      if (c.sourceSentinel === null && !(command === 'precheck' && c.rdb !== null))
         need('source', '--source URL', `for ${command === 'sync' ? 'a live sync' : command}`);
       need('target', '--target URL', `for ${command === 'sync' ? 'a live sync' : command}`);
       if ((c.sourceSentinel === null) !== (c.sourceMasterName === null))

@@ -166,10 +166,14 @@ describe.skipIf(!cliBuilt())('command line', () => {
     expect(e.message).toContain("--dbs: '999' is not a DB number");
     expect(e.hint).toContain('replicant restore --help');
   });
-  it('precheck / verify are not implemented yet', async () => {
-    const r = await runCli(['verify', '--source', 'h:1', '--target', 'h:2']);
-    expect(r.code).toBe(2);
-    expect(parseCliError(r.stderr)!.code).toBe('ERR_NOT_IMPLEMENTED');
+  it('precheck / verify with nothing listening: exit 2, naming each side', async () => {
+    const v = await runCli(['verify', '--source', 'redis://127.0.0.1:1', '--target', 'redis://127.0.0.1:2']);
+    expect(v.code).toBe(2);
+    expect(parseCliError(v.stderr)!.message).toContain('127.0.0.1:1');
+    const p = await runCli(['precheck', '--source', 'redis://127.0.0.1:1', '--target', 'redis://127.0.0.1:2']);
+    expect(p.code).toBe(2);
+    expect(p.stdout).toMatch(/error +SOURCE_CONNECT: .*127\.0\.0\.1:1/);
+    expect(p.stdout).toMatch(/error +TARGET_CONNECT: .*127\.0\.0\.1:2/);
   });
   it('--version and --help exit 0', async () => {
     const v = await runCli(['--version']);
