@@ -65,6 +65,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  try {
+    refuseUnbuilt(config);
+  } catch (err) {
+    process.stderr.write(`${formatError(err, debug)}\n`);
+    return exitCodeOf(err);
+  }
+
   let progress: Progress | null = null;
   const log = createLogger({
     level: config.logLevel,
@@ -106,4 +113,19 @@ export async function main(argv: string[]): Promise<number> {
 
 function exitCodeOf(err: unknown): number {
   return err instanceof ReplicantError ? err.exitCode : 2;
+}
+
+/** Flags of capabilities still being built: refused by name rather than silently ignored. */
+function refuseUnbuilt(c: Config): void {
+  const unbuilt: [boolean, string, string][] = [
+    [
+      c.sourceSentinel !== null,
+      '--source-sentinel / --source-master-name',
+      'pass --source with the current master',
+    ],
+    [c.preferReplica, '--prefer-replica', 'point --source at the replica you want to read from'],
+  ];
+  for (const [given, flag, fix] of unbuilt) {
+    if (given) throw new ReplicantError('ERR_NOT_IMPLEMENTED', `${flag} is not available yet`, { hint: fix });
+  }
 }

@@ -43,7 +43,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
       heartbeat: { key: c.heartbeatKey },
       // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
       rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
-      ...(c.stateDir ? { spool: { dir: c.stateDir } } : {}),
+      spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
       log: ctx.log.child({ component: 'replica-link' }),
     });
     const refresh = () => {
