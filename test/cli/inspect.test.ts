@@ -170,7 +170,13 @@ describe.skipIf(!cliBuilt())('command line', () => {
     const v = await runCli(['verify', '--source', 'redis://127.0.0.1:1', '--target', 'redis://127.0.0.1:2']);
     expect(v.code).toBe(2);
     expect(parseCliError(v.stderr)!.message).toContain('127.0.0.1:1');
-    const p = await runCli(['precheck', '--source', 'redis://127.0.0.1:1', '--target', 'redis://127.0.0.1:2']);
+    const p = await runCli([
+      'precheck',
+      '--source',
+      'redis://127.0.0.1:1',
+      '--target',
+      'redis://127.0.0.1:2',
+    ]);
     expect(p.code).toBe(2);
     expect(p.stdout).toMatch(/error +SOURCE_CONNECT: .*127\.0\.0\.1:1/);
     expect(p.stdout).toMatch(/error +TARGET_CONNECT: .*127\.0\.0\.1:2/);
