@@ -34,18 +34,21 @@ export async function runSync(ctx: RunContext): Promise<number> {
     const writer = target.createSink(log);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
-    const source = new ReplicaSource(new TranslatingSink(sink, { target: target.caps }), {
-      host: src.host,
-      port: src.port,
-      username: src.username,
-      password: src.password,
-      filter: filters.db.identity && filters.keys.length === 0 ? undefined : filters.source,
-      heartbeat: { key: c.heartbeatKey },
-      // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
-      rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
-      spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
-      log: ctx.log.child({ component: 'replica-link' }),
-    });
+    const source = new ReplicaSource(
+      new TranslatingSink(sink, { target: target.caps, skipFunctions: c.skipFunctions }),
+      {
+        host: src.host,
+        port: src.port,
+        username: src.username,
+        password: src.password,
+        filter: filters.db.identity && filters.keys.length === 0 ? undefined : filters.source,
+        heartbeat: { key: c.heartbeatKey },
+        // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
+        rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
+        spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
+        log: ctx.log.child({ component: 'replica-link' }),
+      },
+    );
     const refresh = () => {
       const s = source.status();
       stats.phase = s.phase === 'stopped' ? stats.phase : s.phase;

@@ -6,7 +6,8 @@
  *
  * Streams: entries by XADD with their IDs, then XSETID (last ID, entries-added, max-deleted ID),
  * groups by XGROUP CREATE … ENTRIESREAD, the PEL by XCLAIM … TIME t RETRYCOUNT n FORCE JUSTID under its
- * owner, consumers without pending entries by XGROUP CREATECONSUMER.
+ * owner, consumers without pending entries by XGROUP CREATECONSUMER (before 6.2: XCLAIM of an ID
+ * nobody holds, which creates the consumer and claims nothing).
  */
 import type { CommandArg } from '../resp/index.js';
 import { formatScore, type KeyMeta, type ValueChunk } from '../records.js';
@@ -253,6 +254,8 @@ export class Rewriter {
     const owner = Buffer.from(name);
     if (pending.length === 0) {
       if (this.o.createConsumer) this.out(['XGROUP', 'CREATECONSUMER', this.key, g, owner]);
+      // Before 6.2: XCLAIM of an ID nobody holds creates the consumer and claims nothing.
+      else this.out(['XCLAIM', this.key, g, owner, 0, '0-0', 'JUSTID']);
       return;
     }
     // One XCLAIM per run of IDs sharing delivery time and count (TIME is absolute: no clock skew).

@@ -3,23 +3,34 @@
  * turned absolute when received, and commands the target lacks translated (or refused by name).
  * A pass-through Sink wrapper so it sits between any source and any sink.
  *
- * Skeleton: passes everything through unchanged (the translations land with the version matrix).
+ * The per-command rules are in commands.ts. A command that becomes several is sent as one MULTI
+ * group (atomic on the target, as the one command was on the source); inside a source MULTI group the
+ * translations are spliced in place. Snapshot calls pass through untouched (the sink chooses RESTORE
+ * or rewrite per key).
  */
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import type { TargetCaps } from '../sinks/types.js';
+import { translateCommand } from './commands.js';
+
+export { translateCommand, type TranslateContext } from './commands.js';
 
 export interface TranslateOptions {
   /** What the target accepts (from the probe). */
   target: TargetCaps;
   /** Clock for relative → absolute expirations (tests inject it). */
   now?: () => number;
+  /** --skip-functions: FUNCTION commands in the stream are dropped. */
+  skipFunctions?: boolean;
 }
 
 export class TranslatingSink implements Sink {
+  private readonly ctx: { target: TargetCaps; now: () => number; skipFunctions: boolean };
   constructor(
     readonly inner: Sink,
     readonly opts: TranslateOptions,
-  ) {}
+  ) {
+    this.ctx = { target: opts.target, now: opts.now ?? Date.now, skipFunctions: opts.skipFunctions ?? false };
+  }
   keyStart(meta: KeyMeta): void {
     this.inner.keyStart(meta);
   }
@@ -39,7 +50,15 @@ export class TranslatingSink implements Sink {
     this.inner.functionLibrary(code);
   }
   command(rec: CommandRecord): void {
-    this.inner.command(rec);
+    if (rec.multi !== undefined) {
+      const multi = rec.multi.flatMap((argv) => translateCommand(argv, this.ctx));
+      if (multi.length > 0) this.inner.command({ ...rec, argv: multi[0]!, multi });
+      return;
+    }
+    const out = translateCommand(rec.argv, this.ctx);
+    if (out.length === 1 && out[0] === rec.argv) this.inner.command(rec);
+    else if (out.length === 1) this.inner.command({ ...rec, argv: out[0]! });
+    else if (out.length > 1) this.inner.command({ ...rec, argv: out[0]!, multi: out });
   }
   position(pos: Position): void {
     this.inner.position(pos);

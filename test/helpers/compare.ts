@@ -23,6 +23,12 @@ export interface CompareOptions {
    * copy can only be held to it where a real replica would be. Default false (exact).
    */
   ignoreEntriesRead?: boolean;
+  /**
+   * Leave out consumers that hold no pending entries (and groups' consumer counts). Redis 5.0's XCLAIM
+   * and Valkey's XREADGROUP create a consumer without replicating anything when they claim/read
+   * nothing: a native replica of those sources diverges the same way.
+   */
+  ignoreEmptyConsumers?: boolean;
   /** Stop collecting after this many diffs (default 100). */
   maxDiffs?: number;
 }
@@ -107,7 +113,14 @@ export async function compareServers(
           if (tt === 'none') d('missing', `type ${st} missing on target db ${tdb}`);
           else if (st !== tt) d('type', `source ${st}, target ${tt}`);
           else {
-            const why = await compareValue(sc, tc, key, st, opts.ignoreEntriesRead ?? false);
+            const why = await compareValue(
+              sc,
+              tc,
+              key,
+              st,
+              opts.ignoreEntriesRead ?? false,
+              opts.ignoreEmptyConsumers ?? false,
+            );
             if (why) d('value', why);
             else if ((sttl < 0 || tttl < 0) && sttl !== tttl) d('ttl', `pttl source ${sttl}, target ${tttl}`);
             else if (sttl >= 0 && Math.abs(sttl - tttl) > tol)
@@ -146,7 +159,8 @@ async function typesAndTtls(c: Redis, keys: Buffer[]): Promise<[string, number][
 }
 
 async function functionList(c: Redis): Promise<string> {
-  const r = (await c.call('FUNCTION', 'LIST', 'WITHCODE')) as unknown[];
+  // Before 7.0 there are no functions: an empty list.
+  const r = (await c.call('FUNCTION', 'LIST', 'WITHCODE').catch(() => [])) as unknown[];
   return JSON.stringify(r.map((lib) => JSON.stringify(lib)).sort());
 }
 
@@ -167,6 +181,7 @@ async function compareValue(
   key: Buffer,
   type: string,
   ignoreEntriesRead: boolean,
+  ignoreEmptyConsumers = false,
 ): Promise<string | null> {
   switch (type) {
     case 'string': {
@@ -194,7 +209,7 @@ async function compareValue(
     case 'zset':
       return sameSet(await scanMembers(s, 'zscanBuffer', key), await scanMembers(t, 'zscanBuffer', key));
     case 'stream':
-      return compareStream(s, t, key, ignoreEntriesRead);
+      return compareStream(s, t, key, ignoreEntriesRead, ignoreEmptyConsumers);
     default: {
       const [a, b] = await Promise.all([s.dumpBuffer(key), t.dumpBuffer(key)]);
       return a && b && a.equals(b) ? null : `${type} DUMP differs`;
@@ -214,23 +229,43 @@ async function scanMembers(
     const [next, items] = (await c[cmd](key, cursor, 'COUNT', CHUNK)) as [Buffer, Buffer[]];
     cursor = String(next);
     if (cmd === 'sscanBuffer') for (const m of items) out.push(hex(m));
-    // zset scores compare as the server's own text: exact for the same double on both sides.
-    else for (let i = 0; i < items.length; i += 2) out.push(`${hex(items[i]!)}=${hex(items[i + 1]!)}`);
+    // zset scores compare as doubles: servers print the same double differently (Redis 5–7.0 `%.17g`
+    // gives 0.10000000000000001 where Valkey and 7.2+ give 0.1); String() of the parsed double is exact.
+    else for (let i = 0; i < items.length; i += 2) out.push(`${hex(items[i]!)}=${scoreText(items[i + 1]!)}`);
   } while (cursor !== '0');
   // HSCAN/ZSCAN/SSCAN may return an element twice across iterations (rehashing): dedupe.
   return [...new Set(out)];
 }
 
+function scoreText(b: Buffer): string {
+  const t = b.toString('latin1').toLowerCase();
+  return t === 'inf' || t === '+inf' ? 'Infinity' : t === '-inf' ? '-Infinity' : String(Number(t));
+}
+
 type XInfo = (string | number | null | XInfo)[];
 
 /** XINFO replies as name → value, leaving out what legitimately differs (idle/seen/active times). */
-function fields(reply: XInfo, drop: string[]): string {
+function fields(reply: XInfo, drop: string[], only?: Set<string>): string {
   const o: Record<string, unknown> = {};
   for (let i = 0; i < reply.length; i += 2) {
     const k = String(reply[i]);
-    if (!drop.includes(k)) o[k] = reply[i + 1];
+    if (!drop.includes(k) && (only === undefined || only.has(k))) o[k] = reply[i + 1];
   }
-  return JSON.stringify(o);
+  // Sorted by name: servers of different versions list the same fields in another order.
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  );
+}
+
+/** Field names both XINFO replies have (servers of different versions report different sets). */
+function common(a: XInfo[], b: XInfo[]): Set<string> {
+  const names = (x: XInfo[]) => {
+    const out = new Set<string>();
+    for (const r of x) for (let i = 0; i < r.length; i += 2) out.add(String(r[i]));
+    return out;
+  };
+  const nb = names(b);
+  return new Set([...names(a)].filter((n) => nb.has(n)));
 }
 
 async function compareStream(
@@ -238,6 +273,7 @@ async function compareStream(
   t: Redis,
   key: Buffer,
   ignoreEntriesRead: boolean,
+  ignoreEmptyConsumers = false,
 ): Promise<string | null> {
   let start = '-';
   for (;;) {
@@ -254,7 +290,9 @@ async function compareStream(
         return `stream entry ${ia} fields differ`;
     }
     if (a.length < CHUNK) break;
-    start = `(${a[a.length - 1]![0].toString()}`;
+    // The ID after the last one (exclusive `(` ranges only exist since 6.2).
+    const [ms, seq] = a[a.length - 1]![0].toString().split('-') as [string, string];
+    start = `${ms}-${BigInt(seq) + 1n}`;
   }
   // Entries are compared above; radix-tree sizes depend on how the stream was built, idle times on when.
   const drop = [
@@ -268,26 +306,38 @@ async function compareStream(
     'inactive',
   ];
   const [ia, ib] = await Promise.all([s.call('XINFO', 'STREAM', key), t.call('XINFO', 'STREAM', key)]);
-  if (fields(ia as XInfo, drop) !== fields(ib as XInfo, drop))
-    return `XINFO STREAM ${fields(ia as XInfo, drop)} vs ${fields(ib as XInfo, drop)}`;
+  const sf = common([ia as XInfo], [ib as XInfo]);
+  if (fields(ia as XInfo, drop, sf) !== fields(ib as XInfo, drop, sf))
+    return `XINFO STREAM ${fields(ia as XInfo, drop, sf)} vs ${fields(ib as XInfo, drop, sf)}`;
   const [ga, gb] = (await Promise.all([s.call('XINFO', 'GROUPS', key), t.call('XINFO', 'GROUPS', key)])) as [
     XInfo[],
     XInfo[],
   ];
-  const gdrop = ignoreEntriesRead ? [...drop, 'entries-read', 'lag'] : drop;
-  const gs = (g: XInfo[]) =>
+  const gdrop = [
+    ...drop,
+    ...(ignoreEntriesRead ? ['entries-read', 'lag'] : []),
+    ...(ignoreEmptyConsumers ? ['consumers'] : []),
+  ];
+  const gf = common(ga, gb);
+  const gs = (g: XInfo[], only = gf) =>
     g
-      .map((x) => fields(x, gdrop))
+      .map((x) => fields(x, gdrop, only))
       .sort()
       .join('\n');
   if (gs(ga) !== gs(gb)) return `XINFO GROUPS ${gs(ga)} vs ${gs(gb)}`;
   for (const g of ga) {
     const name = String(g[1]);
-    const [ca, cb] = (await Promise.all([
+    let [ca, cb] = (await Promise.all([
       s.call('XINFO', 'CONSUMERS', key, name),
       t.call('XINFO', 'CONSUMERS', key, name),
     ])) as [XInfo[], XInfo[]];
-    if (gs(ca) !== gs(cb)) return `XINFO CONSUMERS ${name}: ${gs(ca)} vs ${gs(cb)}`;
+    if (ignoreEmptyConsumers) {
+      const holding = (c: XInfo) => Number(c[c.indexOf('pending') + 1]) > 0;
+      [ca, cb] = [ca.filter(holding), cb.filter(holding)];
+    }
+    const cf = common(ca, cb);
+    if (ca.length !== cb.length || gs(ca, cf) !== gs(cb, cf))
+      return `XINFO CONSUMERS ${name}: ${gs(ca, cf)} vs ${gs(cb, cf)}`;
     const [pa, pb] = (await Promise.all([
       s.call('XPENDING', key, name, '-', '+', '1000000'),
       t.call('XPENDING', key, name, '-', '+', '1000000'),

@@ -18,6 +18,8 @@ export interface SeedOptions {
   prefix?: string;
   /** Give some keys a TTL (1–2 h ahead, absolute); default true. */
   ttl?: boolean;
+  /** The server's version (major*10000+minor*100+patch): leaves out what older servers lack. Default 7.0. */
+  serverVersion?: number;
 }
 
 export interface SeedResult {
@@ -114,7 +116,7 @@ export async function seedAllTypes(client: Redis, opts: SeedOptions = {}): Promi
         m.pexpireat(k('zset:big'), at + 3000);
       }
       await m.exec();
-      await seedStreams(conn, k, big);
+      await seedStreams(conn, k, big, opts.serverVersion ?? 70000);
       const after = await conn.dbsize();
       result.byDb[db] = after;
       result.keys += after - before;
@@ -127,7 +129,7 @@ export async function seedAllTypes(client: Redis, opts: SeedOptions = {}): Promi
 }
 
 /** Streams: entries (some deleted), two groups, a PEL with a re-delivered entry, an empty consumer, an empty stream. */
-async function seedStreams(c: Redis, k: (n: string) => string, big: number): Promise<void> {
+async function seedStreams(c: Redis, k: (n: string) => string, big: number, version: number): Promise<void> {
   const s = k('stream:main');
   const m = c.multi();
   for (let i = 1; i <= Math.max(20, big / 3); i++) {
@@ -136,7 +138,7 @@ async function seedStreams(c: Redis, k: (n: string) => string, big: number): Pro
   m.xdel(s, '1000002-2', '1000005-2');
   m.call('XGROUP', 'CREATE', s, 'g1', '0');
   m.call('XGROUP', 'CREATE', s, 'g2', '$');
-  m.call('XGROUP', 'CREATECONSUMER', s, 'g1', 'idle-consumer');
+  if (version >= 60200) m.call('XGROUP', 'CREATECONSUMER', s, 'g1', 'idle-consumer');
   await m.exec();
   await c.call('XREADGROUP', 'GROUP', 'g1', 'c1', 'COUNT', '6', 'STREAMS', s, '>');
   await c.call('XREADGROUP', 'GROUP', 'g1', 'c2', 'COUNT', '3', 'STREAMS', s, '>');
@@ -162,6 +164,8 @@ export interface WriteLoadOptions {
   /** Commands per pipelined batch; default 50. Every 5th batch goes as MULTI/EXEC. */
   batch?: number;
   prefix?: string;
+  /** The source's version: commands it lacks (LMOVE, XAUTOCLAIM < 6.2) are not sent. Default 7.0. */
+  serverVersion?: number;
 }
 
 export interface WriteLoadResult {
@@ -175,6 +179,9 @@ export interface WriteLoadResult {
 const LOAD_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])";
 
 type Op = (m: ChainableCommander, r: () => number, key: (t: string) => string) => unknown;
+
+/** Commands of the load that older servers lack: name → first version that has it. */
+const SINCE: Record<string, number> = { LMOVE: 60200, XAUTOCLAIM: 60200 };
 
 /** Each op uses keys of one type family only, so no WRONGTYPE error hides a bug. */
 const OPS: [string, Op][] = [
@@ -255,6 +262,8 @@ export async function runWriteLoad(client: Redis, opts: WriteLoadOptions = {}): 
     return (x >>> 0) % 0x7fffffff;
   };
   const res: WriteLoadResult = { ops: 0, byCommand: {}, errors: 0 };
+  const version = opts.serverVersion ?? 70000;
+  const ops = OPS.filter(([name]) => (SINCE[name] ?? 0) <= version);
   const conn = client.duplicate();
   try {
     for (let b = 0; res.ops < total && !opts.signal?.aborted; b++) {
@@ -267,7 +276,7 @@ export async function runWriteLoad(client: Redis, opts: WriteLoadOptions = {}): 
       for (let i = 0; i < n; i++) {
         const slot = r() % space;
         const key = (t: string) => `${p}${t}:${slot}`;
-        const [name, op] = OPS[r() % OPS.length]!;
+        const [name, op] = ops[r() % ops.length]!;
         op(m, r, key);
         res.byCommand[name] = (res.byCommand[name] ?? 0) + 1;
       }

@@ -1,0 +1,185 @@
+/**
+ * One replicated command → the command(s) that do the same on the target (issue #4 §4).
+ *
+ * Two jobs:
+ * 1. Relative expirations become absolute when received. Sources before 7.0 replicate `EXPIRE k 10`,
+ *    `SETEX`, `SET … EX` as sent; applied later on the target they would expire later than on the
+ *    source by the replication lag (and by any time spent in the spool). 7.0+ sources already send
+ *    `PEXPIREAT` / `SET … PXAT`, which pass unchanged.
+ * 2. Commands or options the target's version lacks get an equivalent the target has: `SET … PXAT`
+ *    on < 6.2 → `SET` + `PEXPIREAT`; `SET … KEEPTTL` on < 6.0 → a script that keeps the TTL;
+ *    `XGROUP CREATECONSUMER` on < 6.2 → `XCLAIM … 0-0 JUSTID` (creates the consumer, claims nothing);
+ *    `XSETID`/`XGROUP … ENTRIESREAD` extras on < 7.0 dropped (those counters do not exist there);
+ *    `LMOVE`/`BLMOVE` on < 6.2 → `RPOPLPUSH` or a script; `LPOP/RPOP key count` on < 6.2 → count pops;
+ *    `COPY` on < 6.2 → a DUMP/RESTORE script. Anything else the target's command table lacks stops the
+ *    run with ERR_TARGET_UNSUPPORTED naming the command and the target version — never dropped.
+ *
+ * What each source version propagates was read from redis/redis src/t_string.c, expire.c, t_stream.c
+ * (`alsoPropagate`/`rewriteClientCommandVector` calls) of 5.0, 6.2 and 7.0.
+ */
+import { ReplicantError } from '../errors.js';
+import type { TargetCaps } from '../sinks/types.js';
+
+const B = (s: string) => Buffer.from(s);
+const up = (b: Buffer | undefined) => (b === undefined ? '' : b.toString('latin1').toUpperCase());
+const num = (b: Buffer | undefined) => Number(b?.toString('latin1'));
+
+/** Keeps a key's TTL across a SET (KEEPTTL before 6.0): KEYS[1], ARGV[1] value, ARGV[2..] NX/XX. */
+const KEEPTTL_SCRIPT =
+  "local t = redis.call('PTTL', KEYS[1]) local r = redis.call('SET', KEYS[1], unpack(ARGV)) " +
+  "if r and t > 0 then redis.call('PEXPIRE', KEYS[1], t) end return r";
+/** LMOVE src dst wherefrom whereto, any direction. */
+const LMOVE_SCRIPT =
+  "local v = redis.call(ARGV[1] == 'LEFT' and 'LPOP' or 'RPOP', KEYS[1]) " +
+  "if v then redis.call(ARGV[2] == 'LEFT' and 'LPUSH' or 'RPUSH', KEYS[2], v) end return v";
+/** COPY src dst [REPLACE]: the value and the TTL. */
+const COPY_SCRIPT =
+  "local d = redis.call('DUMP', KEYS[1]) if not d then return 0 end " +
+  "if ARGV[1] ~= 'REPLACE' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end " +
+  "local t = redis.call('PTTL', KEYS[1]) if t < 0 then t = 0 end " +
+  "if ARGV[1] == 'REPLACE' then redis.call('RESTORE', KEYS[2], t, d, 'REPLACE') " +
+  "else redis.call('RESTORE', KEYS[2], t, d) end return 1";
+
+export interface TranslateContext {
+  target: TargetCaps;
+  now: () => number;
+  /** Function libraries are not copied (--skip-functions): FUNCTION commands are dropped. */
+  skipFunctions?: boolean;
+}
+
+export function unsupported(name: string, t: TargetCaps, why = ''): ReplicantError {
+  return new ReplicantError(
+    'ERR_TARGET_UNSUPPORTED',
+    `the source replicated ${name}${why}, which the target ${t.family} ${versionText(t.versionNum)} does not have and replicant cannot translate`,
+    {
+      hint: 'migrate into a target version that has it (see README, Supported versions), or stop writing it on the source',
+    },
+  );
+}
+
+function versionText(v: number): string {
+  return `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+}
+
+/**
+ * The command(s) to send for one replicated command (empty: nothing to send). Throws
+ * ERR_TARGET_UNSUPPORTED when the target cannot do what the command did.
+ */
+export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const name = up(argv[0]);
+  const v = c.target.versionNum;
+  switch (name) {
+    case 'EXPIRE':
+    case 'PEXPIRE': {
+      // Relative (pre-7.0 sources): absolute now. Options (NX/XX/GT/LT, 7.0+) are never replicated.
+      const ms = name === 'EXPIRE' ? num(argv[2]) * 1000 : num(argv[2]);
+      return [[B('PEXPIREAT'), argv[1]!, B(String(c.now() + ms))]];
+    }
+    case 'EXPIREAT':
+      return [[B('PEXPIREAT'), argv[1]!, B(String(num(argv[2]) * 1000))]];
+    case 'SETEX':
+    case 'PSETEX': {
+      const ms = name === 'SETEX' ? num(argv[2]) * 1000 : num(argv[2]);
+      return setWithExpiry([argv[1]!, argv[3]!], c.now() + ms, v);
+    }
+    case 'SET':
+      return translateSet(argv, c);
+    case 'XGROUP':
+      return translateXgroup(argv, c);
+    case 'XSETID':
+      // ENTRIESADDED / MAXDELETEDID exist since 7.0; older targets keep only the last ID.
+      return v >= 70000 ? [argv] : [argv.slice(0, 3)];
+    case 'LMOVE':
+    case 'BLMOVE': {
+      if (v >= 60200) return [name === 'BLMOVE' ? [B('LMOVE'), ...argv.slice(1, 5)] : argv];
+      const [from, to] = [up(argv[3]), up(argv[4])];
+      if (from === 'RIGHT' && to === 'LEFT') return [[B('RPOPLPUSH'), argv[1]!, argv[2]!]];
+      return [[B('EVAL'), B(LMOVE_SCRIPT), B('2'), argv[1]!, argv[2]!, B(from), B(to)]];
+    }
+    case 'LPOP':
+    case 'RPOP':
+      if (argv.length < 3 || v >= 60200) return [argv];
+      return Array.from({ length: Math.max(0, num(argv[2])) }, () => [argv[0]!, argv[1]!]);
+    case 'COPY': {
+      if (v >= 60200) return [argv];
+      const rest = argv.slice(3).map(up);
+      if (rest.includes('DB')) throw unsupported('COPY … DB', c.target);
+      return [
+        [B('EVAL'), B(COPY_SCRIPT), B('2'), argv[1]!, argv[2]!, B(rest.includes('REPLACE') ? 'REPLACE' : '')],
+      ];
+    }
+    case 'FUNCTION':
+      if (c.skipFunctions) return [];
+      if (v < 70000 || !c.target.hasCommand('function'))
+        throw new ReplicantError(
+          'ERR_TARGET_NO_FUNCTIONS',
+          `the source replicated FUNCTION ${up(argv[1])}; the target ${c.target.family} ${versionText(v)} has no functions`,
+          { hint: 'pass --skip-functions to leave function libraries out, or migrate into Redis 7.0+' },
+        );
+      return [argv];
+    default:
+      if (name !== '' && !c.target.hasCommand(name.toLowerCase())) throw unsupported(name, c.target);
+      return [argv];
+  }
+}
+
+/** SET key value with an absolute expiry, in the form the target takes. */
+function setWithExpiry(kv: Buffer[], atMs: number, v: number, flags: Buffer[] = []): Buffer[][] {
+  if (v >= 60200) return [[B('SET'), ...kv, ...flags, B('PXAT'), B(String(atMs))]];
+  return [
+    [B('SET'), ...kv, ...flags],
+    [B('PEXPIREAT'), kv[0]!, B(String(atMs))],
+  ];
+}
+
+function translateSet(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const v = c.target.versionNum;
+  const kv = [argv[1]!, argv[2]!];
+  const flags: Buffer[] = [];
+  let at: number | null = null;
+  let relative = false;
+  let keepTtl = false;
+  let get = false;
+  for (let i = 3; i < argv.length; i++) {
+    const o = up(argv[i]);
+    if (o === 'EX' || o === 'PX' || o === 'EXAT' || o === 'PXAT') {
+      const n = num(argv[++i]);
+      relative = o === 'EX' || o === 'PX';
+      at = o === 'EX' ? c.now() + n * 1000 : o === 'PX' ? c.now() + n : o === 'EXAT' ? n * 1000 : n;
+    } else if (o === 'KEEPTTL') keepTtl = true;
+    else if (o === 'NX' || o === 'XX') flags.push(argv[i]!);
+    else if (o === 'GET') get = true; // only shapes the reply: left out where the target lacks it
+  }
+  // The common cases go through as they came (7.0+ sources send PXAT; plain SETs need nothing).
+  if (get && v < 60200 && at === null && !keepTtl) return [[B('SET'), ...kv, ...flags]];
+  if ((at === null && !keepTtl) || (at !== null && !relative && v >= 60200) || (keepTtl && v >= 60000))
+    return [argv];
+  if (at !== null) return setWithExpiry(kv, at, v, flags);
+  if (keepTtl) {
+    if (v >= 60000) return [[B('SET'), ...kv, ...flags, B('KEEPTTL')]];
+    return [[B('EVAL'), B(KEEPTTL_SCRIPT), B('1'), kv[0]!, kv[1]!, ...flags]];
+  }
+  return [[B('SET'), ...kv, ...flags]];
+}
+
+function translateXgroup(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const v = c.target.versionNum;
+  const sub = up(argv[1]);
+  if (sub === 'CREATECONSUMER' && v < 60200) {
+    // XCLAIM of an ID nobody holds creates the consumer (before 7.0) and changes nothing else.
+    return [[B('XCLAIM'), argv[2]!, argv[3]!, argv[4]!, B('0'), B('0-0'), B('JUSTID')]];
+  }
+  if ((sub === 'CREATE' || sub === 'SETID') && v < 70000) {
+    // ENTRIESREAD (7.0+) is a lag hint; older servers have no such counter.
+    const out: Buffer[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      if (up(argv[i]) === 'ENTRIESREAD') {
+        i++;
+        continue;
+      }
+      out.push(argv[i]!);
+    }
+    return [out];
+  }
+  return [argv];
+}
