@@ -79,6 +79,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     bigKeyBytes: c.bigKeyBytes,
     restore: c.noRestore ? ('never' as const) : ('auto' as const),
     skipFunctions: c.skipFunctions,
+    hashFieldTtl: c.hashFieldTtl,
     classify: classifyReplyError,
   };
   const keyspace = async (): Promise<Map<number, number>> => {

@@ -34,6 +34,10 @@ export function restoreRefusal(meta: KeyMeta, caps: TargetCaps): string | null {
     if (meta.family === 'valkey' || meta.rdbVersion > 11) return 'family';
   }
   if (meta.rdbVersion > caps.maxRdbVersion) return 'version';
+  // Zipmap hashes (type 9, RDB ≤ 3): Redis 7.0's RESTORE rejects some that its RDB loader accepts
+  // (a zipmap whose entry count is the 254 "count it yourself" marker: "Bad data format"). Rare and
+  // small: always rewritten.
+  if (meta.rdbType === 9) return 'legacy-encoding';
   if (meta.family === 'valkey') {
     // Valkey 80: types ≤ 21 as in RDB 11, 22 = HASH_2 (docs/protocol.md §2.4).
     if (meta.rdbType > 22 || meta.rdbType === 6) return 'type';

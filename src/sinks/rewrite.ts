@@ -9,9 +9,11 @@
  * owner, consumers without pending entries by XGROUP CREATECONSUMER (before 6.2: XCLAIM of an ID
  * nobody holds, which creates the consumer and claims nothing).
  */
+import { ReplicantError } from '../errors.js';
 import type { CommandArg } from '../resp/index.js';
 import { formatScore, type KeyMeta, type ValueChunk } from '../records.js';
 import { copyTail } from './copy.js';
+import { printableKey } from './errors.js';
 import type { SinkStats } from './types.js';
 
 export interface RewriteOptions {
@@ -19,7 +21,7 @@ export interface RewriteOptions {
   chunkBytes: number;
   /** Target has HPEXPIREAT (Redis 7.4+). */
   fieldTtl: boolean;
-  hashFieldTtl: 'keep' | 'drop' | 'skip-key';
+  hashFieldTtl: 'error' | 'strip' | 'drop' | 'skip-key';
   /** XSETID ENTRIESADDED/MAXDELETEDID and XGROUP CREATE ENTRIESREAD (7.0+). */
   streamV2: boolean;
   /** XGROUP CREATECONSUMER (6.2+). */
@@ -208,6 +210,14 @@ export class Rewriter {
           continue;
         }
         if (!this.o.fieldTtl) {
+          if (this.o.hashFieldTtl === 'error')
+            throw new ReplicantError(
+              'ERR_TARGET_UNSUPPORTED',
+              `hash ${printableKey(this.key)} has fields with their own TTL; the target has no HPEXPIREAT (Redis 7.4+, Valkey 9+)`,
+              {
+                hint: 'choose --hash-field-ttl strip (write those fields without TTL) or --hash-field-ttl skip-key (skip such hashes, counted), or migrate into Redis 7.4+',
+              },
+            );
           if (this.o.hashFieldTtl === 'skip-key') return false;
           if (this.o.hashFieldTtl === 'drop') {
             this.stats.fieldsDropped++;

@@ -146,7 +146,7 @@ export class StandaloneSink implements Sink {
         chunkBytes: this.chunkBytes,
         // Version gate too: hasCommand says yes when the command table could not be read (ACL).
         fieldTtl: caps.hasCommand('hpexpireat') && v >= (valkey ? 90000 : 70400),
-        hashFieldTtl: opts.hashFieldTtl ?? 'keep',
+        hashFieldTtl: opts.hashFieldTtl ?? 'error',
         streamV2: valkey || v >= 70000,
         createConsumer: valkey || v >= 60200,
       },

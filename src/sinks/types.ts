@@ -61,10 +61,11 @@ export interface StandaloneSinkOptions {
   /** 'never' always rewrites (tests, `--no-restore`). Default 'auto'. */
   restore?: 'auto' | 'never';
   /**
-   * Hash field TTLs on a target without HPEXPIREAT: 'keep' writes the fields without their TTL,
-   * 'drop' leaves out fields that have a TTL, 'skip-key' skips the whole key. Default 'keep'.
+   * Hash field TTLs on a target without HPEXPIREAT (`--hash-field-ttl`): 'error' stops with
+   * ERR_TARGET_UNSUPPORTED naming the key, 'strip' writes the fields without their TTL, 'drop' leaves
+   * out fields that have a TTL, 'skip-key' skips the whole key (counted). Default 'error'.
    */
-  hashFieldTtl?: 'keep' | 'drop' | 'skip-key';
+  hashFieldTtl?: 'error' | 'strip' | 'drop' | 'skip-key';
   /** Count function libraries instead of loading them (`--skip-functions`). */
   skipFunctions?: boolean;
   /** Clock for expiry decisions (tests inject it). */

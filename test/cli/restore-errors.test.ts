@@ -2,14 +2,16 @@
  * Bad inputs to `replicant restore`: each one line + hint on stderr, exit 2, no stack trace, and
  * nothing half-written where the check can come first.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
+import { cliBuilt, FIXTURES, parseCliError, runCli } from '../helpers/cli.js';
 import { seedAllTypes } from '../helpers/seed.js';
 import { freePort, startRedis, type TestServer } from '../helpers/server.js';
 
+/** A Redis 7.4 RDB whose hash has fields with TTLs (shared fixture corpus; skipped when absent). */
+const HFE = path.join(FIXTURES, 'rdb/hdt3213/hash_with_hfe.rdb');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'replicant-restore-err-'));
 let src: TestServer;
 let dst: TestServer;
@@ -46,6 +48,47 @@ async function fails(args: string[], code: string | RegExp, message: RegExp) {
 }
 
 describe.skipIf(!cliBuilt())('restore: bad inputs', () => {
+  it.skipIf(!existsSync(HFE))(
+    'hash field TTLs into 7.0: stops by default naming the flag; strip and skip-key go on',
+    async () => {
+      await dst.client.flushall();
+      const e = await fails(
+        ['--rdb', HFE, '--target', dst.url],
+        'ERR_TARGET_UNSUPPORTED',
+        /fields with their own TTL/,
+      );
+      expect(parseCliError(e.stderr)!.hint).toMatch(/--hash-field-ttl strip.*--hash-field-ttl skip-key/);
+      const strip = await runCli([
+        'restore',
+        '--rdb',
+        HFE,
+        '--target',
+        dst.url,
+        '--no-progress',
+        '--on-conflict',
+        'overwrite',
+        '--hash-field-ttl',
+        'strip',
+      ]);
+      expect(strip.code, strip.stderr).toBe(0);
+      expect(await dst.client.dbsize()).toBeGreaterThan(0);
+      await dst.client.flushall();
+      const skip = await runCli([
+        'restore',
+        '--rdb',
+        HFE,
+        '--target',
+        dst.url,
+        '--no-progress',
+        '--hash-field-ttl',
+        'skip-key',
+      ]);
+      expect(skip.code, skip.stderr).toBe(0);
+      expect(skip.stderr).toMatch(/hash-field-ttl/);
+      await dst.client.flushall();
+    },
+  );
+
   it('missing file (checked before connecting)', async () => {
     await fails(
       ['--rdb', path.join(tmp, 'missing.rdb'), '--target', dst.url],

@@ -97,8 +97,8 @@ describe('hash field TTLs', () => {
     expect(sink.stats.fieldsDropped).toBe(1);
   });
 
-  it("no HPEXPIREAT, 'keep': the fields are written without their TTL", () => {
-    const { w } = hashKey(caps({ commands: [] }), { hashFieldTtl: 'keep' });
+  it("no HPEXPIREAT, 'strip': the fields are written without their TTL", () => {
+    const { w } = hashKey(caps({ commands: [] }), { hashFieldTtl: 'strip' });
     expect(w.sent[2]).toEqual(['HSET', 'k', 'a', '1', 'b', '2', 'd', '4']);
     expect(w.sent.map((c) => c[0])).not.toContain('HPEXPIREAT');
   });
