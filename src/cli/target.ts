@@ -147,6 +147,12 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       stats.writesRestore = restored;
       stats.writesRewrite = rewritten - set;
       stats.writesSet = set;
+      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+        const w = stats.writesByType[t];
+        w.restore = s.restored[t];
+        w.set = t === 'string' ? set : 0;
+        w.rewrite = s.rewritten[t] - w.set;
+      }
       for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
       stats.functions = s.functions;
       // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).

@@ -103,6 +103,21 @@ export function createMetrics(stats: () => RunStats, opts: { processMetrics?: bo
       set(s.writesSet, { path: 'set' });
     },
   );
+  mirrorCounter(
+    reg,
+    'replicant_values_written_by_type_total',
+    'Values written, by type and path (restore, set, rewrite)',
+    ['type', 'path'],
+    (set) => {
+      const s = stats();
+      for (const t of VALUE_TYPES) {
+        const w = s.writesByType[t];
+        set(w.restore, { type: t, path: 'restore' });
+        set(w.set, { type: t, path: 'set' });
+        set(w.rewrite, { type: t, path: 'rewrite' });
+      }
+    },
+  );
   mirrorCounter(reg, 'replicant_functions_total', 'Function libraries copied', [], (set) =>
     set(stats().functions),
   );

@@ -41,9 +41,16 @@ export function summaryText(s: RunStats, title: string): string {
   const secs = elapsedSeconds(s);
   const keys = keysPassed(s);
   const lines = [`${title} in ${formatDuration(secs)}`];
-  const rows: (string | number)[][] = [['type', 'keys']];
-  for (const t of VALUE_TYPES) if (s.keysByType[t] > 0) rows.push([t, s.keysByType[t]]);
-  rows.push(['total', keys]);
+  const written = s.writesRestore + s.writesRewrite + s.writesSet > 0;
+  const rows: (string | number)[][] = [
+    written ? ['type', 'keys', 'RESTORE', 'SET/MSET', 'rewritten'] : ['type', 'keys'],
+  ];
+  for (const t of VALUE_TYPES) {
+    if (s.keysByType[t] === 0) continue;
+    const w = s.writesByType[t];
+    rows.push(written ? [t, s.keysByType[t], w.restore, w.set, w.rewrite] : [t, s.keysByType[t]]);
+  }
+  rows.push(written ? ['total', keys, s.writesRestore, s.writesSet, s.writesRewrite] : ['total', keys]);
   lines.push(table(rows));
   const extra: (string | number)[][] = [['', 'count']];
   if (s.writesRestore + s.writesRewrite + s.writesSet > 0) {

@@ -45,6 +45,8 @@ export interface RunStats {
   writesRewrite: number;
   /** Strings written by SET/MSET (no DUMP payload); not included in writesRewrite. */
   writesSet: number;
+  /** The same three paths per type (SET/MSET is strings only). */
+  writesByType: Record<ValueType, { restore: number; set: number; rewrite: number }>;
   /** Keys not written, by reason: filtered, expired, unsupported-type, exists-on-target, … */
   skipped: Record<string, number>;
   functions: number;
@@ -73,6 +75,9 @@ export function newRunStats(command: string): RunStats {
     writesRestore: 0,
     writesRewrite: 0,
     writesSet: 0,
+    writesByType: Object.fromEntries(
+      VALUE_TYPES.map((t) => [t, { restore: 0, set: 0, rewrite: 0 }]),
+    ) as RunStats['writesByType'],
     skipped: {},
     functions: 0,
     commands: 0,
@@ -106,6 +111,7 @@ export function statusJson(s: RunStats): Record<string, unknown> {
     elapsedSeconds: elapsedSeconds(s),
     keysPassed: keysPassed(s),
     keysByType: { ...s.keysByType },
+    writesByType: Object.fromEntries(Object.entries(s.writesByType).map(([t, w]) => [t, { ...w }])),
     skipped: { ...s.skipped },
     errors: { ...s.errors },
   };

@@ -93,12 +93,21 @@ describe('progress and summary', () => {
     s.keysByType.hash = 2;
     s.writesRestore = 1230;
     s.writesRewrite = 6;
+    s.writesByType.string = { restore: 1230, set: 0, rewrite: 4 };
+    s.writesByType.hash = { restore: 0, set: 0, rewrite: 2 };
     countSkip(s, 'expired', 3);
     s.finishedAtMs = s.startedAtMs + 2500;
     const t = summaryText(s, 'restored');
     expect(t).toMatch(/^restored in 2\.5s/);
-    expect(t).toMatch(/string\s+1,234/);
-    expect(t).toMatch(/total\s+1,236/);
+    expect(t).toMatch(/type\s+keys\s+RESTORE\s+SET\/MSET\s+rewritten/);
+    expect(t).toMatch(/string\s+1,234\s+1,230\s+0\s+4/);
+    expect(t).toMatch(/hash\s+2\s+0\s+0\s+2/);
+    expect(t).toMatch(/total\s+1,236\s+1,230\s+0\s+6/);
+    expect((statusJson(s).writesByType as Record<string, unknown>).hash).toEqual({
+      restore: 0,
+      set: 0,
+      rewrite: 2,
+    });
     expect(t).toMatch(/written with RESTORE\s+1,230/);
     expect(t).toMatch(/skipped: expired\s+3/);
   });
