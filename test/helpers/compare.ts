@@ -231,7 +231,11 @@ async function scanMembers(
     if (cmd === 'sscanBuffer') for (const m of items) out.push(hex(m));
     // zset scores compare as doubles: servers print the same double differently (Redis 5–7.0 `%.17g`
     // gives 0.10000000000000001 where Valkey and 7.2+ give 0.1); String() of the parsed double is exact.
-    else for (let i = 0; i < items.length; i += 2) out.push(`${hex(items[i]!)}=${scoreText(items[i + 1]!)}`);
+    else
+      for (let i = 0; i < items.length; i += 2)
+        out.push(
+          `${hex(items[i]!)}=${cmd === 'zscanBuffer' ? scoreText(items[i + 1]!) : hex(items[i + 1]!)}`,
+        );
   } while (cursor !== '0');
   // HSCAN/ZSCAN/SSCAN may return an element twice across iterations (rehashing): dedupe.
   return [...new Set(out)];
