@@ -4,6 +4,7 @@
  * end after cut-over: the source stops, the sink flushes, a final ACK reports what the target has),
  * or until a fatal error (exit 2).
  */
+import { readCheckpoint, resumePoint, writeCheckpoint } from '../checkpoint/index.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
@@ -29,8 +30,30 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const status = await startStatus(c, stats, log);
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
+  /** Puts the checkpoint back when a resume was refused before anything was written. */
+  let keepCheckpoint: (() => void) | null = null;
   try {
-    await prepareTarget(target, c, filters.db.targets(range256()), log);
+    // Resume: a clean checkpoint in --state-dir from the same migration continues by PSYNC (no full
+    // copy; the target's keys are this migration's own, so the conflict check does not apply).
+    const dst = endpointOf(c.target!, null, null);
+    const identity = {
+      source: `${src.host}:${src.port}`,
+      target: `${dst.host}:${dst.port}`,
+      dbs: c.dbs,
+      dbMap: c.dbMap,
+    };
+    const resume = c.stateDir ? resumePoint(readCheckpoint(c.stateDir), identity, c.flushTarget) : null;
+    if (resume) {
+      log.info(
+        { replid: resume.replid, offset: resume.offset, db: resume.db },
+        "resuming from the checkpoint in --state-dir (the target holds this migration's earlier writes)",
+      );
+    } else await prepareTarget(target, c, filters.db.targets(range256()), log);
+    if (c.stateDir) {
+      const dir = c.stateDir;
+      if (resume) keepCheckpoint = () => writeCheckpoint(dir, { ...identity, clean: true, ...resume });
+      writeCheckpoint(dir, { ...identity, clean: false, replid: null, offset: null, db: null });
+    }
     const writer = target.createSink(log);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
@@ -46,6 +69,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
         // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
         spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
+        ...(resume ? { resume, requireContinue: true } : {}),
         log: ctx.log.child({ component: 'replica-link' }),
       },
     );
@@ -88,6 +112,21 @@ export async function runSync(ctx: RunContext): Promise<number> {
     stats.phase = 'stopped';
     const st = source.status();
     process.stderr.write(summaryText(stats, 'sync stopped'));
+    const acked = source.acked;
+    if (c.stateDir && acked) {
+      // Clean stop: everything up to `acked` is on the target and nothing after it was sent.
+      writeCheckpoint(c.stateDir, {
+        ...identity,
+        clean: true,
+        replid: acked.replid,
+        offset: acked.offset,
+        db: acked.db,
+      });
+      log.info(
+        { replid: acked.replid, offset: acked.offset, db: acked.db },
+        'checkpoint written: the next start with this --state-dir continues from here',
+      );
+    }
     log.info(
       { replid: st.replid, offset: st.offset, ackedOffset: st.ackedOffset, db: st.db },
       'stopped; resume point (replid, acked offset, db)',
@@ -96,6 +135,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   } catch (err) {
     stats.phase = 'failed';
     progress?.stop();
+    if ((err as { code?: string }).code === 'ERR_RESUME_FULLRESYNC') keepCheckpoint?.();
     throw err;
   } finally {
     if (timer) clearInterval(timer);

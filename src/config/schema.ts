@@ -387,7 +387,7 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: ['sync'],
     arg: 'DIR',
     env: 'REPLICANT_STATE_DIR',
-    help: 'directory for the spool files (disk overflow of the source stream); default the OS temp dir',
+    help: 'directory for the spool files and the resume checkpoint (a clean stop there resumes by PSYNC on the next start); default: spool in the OS temp dir, no checkpoint',
   },
   {
     name: 'log-level',

@@ -11,6 +11,7 @@
  * Acks: `sink.onAck(pos)` → `link.setAckedOffset(pos.offset)`, so our REPLCONF ACKs report what the
  * target has acknowledged, not what we received.
  */
+import { ReplicantError } from '../errors.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { RdbDecoder, type RdbDecoderOptions, type RdbVisitor } from '../rdb/index.js';
 import { DEFAULT_HEARTBEAT_KEY, HeartbeatFilter, HeartbeatWriter } from '../replication/heartbeat.js';
@@ -25,6 +26,8 @@ export interface SourceFilter {
 }
 
 export interface ReplicaSourceOptions extends ReplicaLinkOptions {
+  /** With `resume`: fail with ERR_RESUME_FULLRESYNC unless the source answers +CONTINUE. */
+  requireContinue?: boolean;
   filter?: SourceFilter;
   /** Heartbeat key (lag measurement); false disables both writing and dropping it. */
   heartbeat?: { key?: string; write?: boolean; intervalMs?: number } | false;
@@ -67,6 +70,8 @@ export class ReplicaSource {
   commands = 0;
   rdbBytesApplied = 0;
   ackedOffset = 0;
+  /** The newest position the target acknowledged (replid, offset, db): the resume point. */
+  acked: Position | null = null;
 
   private readonly sink: Sink;
   private readonly o: ReplicaSourceOptions;
@@ -145,10 +150,23 @@ export class ReplicaSource {
 
   private async loop(): Promise<void> {
     this.sink.onAck((pos: Position) => {
-      if (pos.offset > this.ackedOffset) this.ackedOffset = pos.offset;
+      if (pos.offset > this.ackedOffset) {
+        this.ackedOffset = pos.offset;
+        this.acked = pos;
+      }
       this.link.setAckedOffset(pos.offset);
     });
     const sync = await this.link.start();
+    if (this.o.resume && this.o.requireContinue && sync.mode !== 'continue') {
+      const r = this.o.resume;
+      throw new ReplicantError(
+        'ERR_RESUME_FULLRESYNC',
+        `the source could not continue from the checkpoint (replid ${r.replid}, offset ${r.offset}): it answered with a ${sync.mode === 'full' ? 'full resync' : 'SYNC'} — its backlog no longer holds that offset, or it is another server or history`,
+        {
+          hint: 'a full copy is needed: restart with --flush-target (the target DBs are emptied and copied again); a bigger repl-backlog-size on the source lets a longer pause resume',
+        },
+      );
+    }
     this.ackedOffset = this.link.ackedOffset;
     if (this.o.heartbeat !== false && this.o.heartbeat?.write !== false) this.startHeartbeat();
     if (sync.mode === 'continue') this.beginStream(sync, this.o.resume?.db ?? 0);

@@ -1,0 +1,152 @@
+/**
+ * Resume from the checkpoint in --state-dir (the clean-stop part of issue #6), through the CLI on real
+ * servers: SIGTERM, writes on the source meanwhile (INCR counters and RPUSH sequences show any lost or
+ * doubled write), restart → partial sync (the source's sync_partial_ok rises, sync_full does not) and
+ * target == source. After a kill -9 the next start refuses to guess and --flush-target copies again; a
+ * source whose backlog no longer holds the checkpoint is refused with its own error.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
+import { compareServers } from '../helpers/compare.js';
+import { runWriteLoad, seedAllTypes } from '../helpers/seed.js';
+import { startRedis, type TestServer } from '../helpers/server.js';
+
+const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
+const servers: TestServer[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+async function server(config: Record<string, string> = {}): Promise<TestServer> {
+  const s = await startRedis({ 'repl-diskless-sync-delay': '0', ...config });
+  servers.push(s);
+  return s;
+}
+
+function start(args: string[]): { child: Promise<ChildProcess>; done: Promise<CliResult> } {
+  let resolveChild!: (c: ChildProcess) => void;
+  const child = new Promise<ChildProcess>((r) => {
+    resolveChild = r;
+  });
+  return { child, done: runCli([...args, '--no-progress'], { onSpawn: resolveChild, timeoutMs: 120_000 }) };
+}
+
+async function waitEqual(src: TestServer, dst: TestServer): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await compareServers(src.client, dst.client, {
+      ignoreKeys: [HEARTBEAT],
+      ignoreEntriesRead: true,
+    });
+    if (r.diffs.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`not equal: ${JSON.stringify(r.diffs.slice(0, 5))}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+async function stats(s: TestServer): Promise<{ full: number; partial: number }> {
+  const info = await s.client.info('stats');
+  return {
+    full: Number(/sync_full:(\d+)/.exec(info)![1]),
+    partial: Number(/sync_partial_ok:(\d+)/.exec(info)![1]),
+  };
+}
+
+/** Non-idempotent writes: a lost or doubled one shows in the numbers. */
+async function counters(s: TestServer, round: number): Promise<void> {
+  const p = s.client.pipeline();
+  for (let i = 0; i < 200; i++) p.incr(`ctr:${i % 10}`).rpush('seq', `${round}:${i}`);
+  await p.exec();
+}
+
+describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
+  it('SIGTERM, writes meanwhile, restart: partial sync, no write lost or doubled', async () => {
+    const src = await server();
+    const dst = await server();
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    await seedAllTypes(src.client, { dbs: [0, 2] });
+    const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
+
+    const a = start(args);
+    await runWriteLoad(src.client, { ops: 1500, dbs: [0, 2] });
+    await counters(src, 1);
+    await waitEqual(src, dst);
+    (await a.child).kill('SIGTERM');
+    const ra = await a.done;
+    expect(ra.code, ra.stderr).toBe(0);
+    const ck = JSON.parse(readFileSync(path.join(state, 'replicant-checkpoint.json'), 'utf8'));
+    expect(ck).toMatchObject({ clean: true, source: `127.0.0.1:${src.port}` });
+    expect(ck.offset).toBeGreaterThan(0);
+
+    await counters(src, 2); // while replicant is stopped
+    const before = await stats(src);
+    const b = start(args);
+    await counters(src, 3);
+    await runWriteLoad(src.client, { ops: 800, dbs: [0, 2], seed: 5 });
+    await waitEqual(src, dst);
+    const after = await stats(src);
+    expect(after.partial).toBe(before.partial + 1);
+    expect(after.full).toBe(before.full);
+    expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
+    expect(await dst.client.llen('seq')).toBe(600);
+    (await b.child).kill('SIGTERM');
+    const rb = await b.done;
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stderr).toMatch(/resuming from the checkpoint/);
+  });
+
+  it('after kill -9: refuses to guess; --flush-target copies again', async () => {
+    const src = await server();
+    const dst = await server();
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    await seedAllTypes(src.client, { dbs: [0] });
+    const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
+    const a = start(args);
+    await waitEqual(src, dst);
+    (await a.child).kill('SIGKILL');
+    await a.done;
+    const r = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    const e = parseCliError(r.stderr)!;
+    expect(e.code).toBe('ERR_CHECKPOINT_UNCLEAN');
+    expect(e.hint).toMatch(/--flush-target/);
+    await counters(src, 1);
+    const b = start([...args, '--flush-target']);
+    await waitEqual(src, dst);
+    (await b.child).kill('SIGTERM');
+    expect((await b.done).code).toBe(0);
+  });
+
+  it('a source whose backlog no longer holds the checkpoint: its own error, nothing written', async () => {
+    const src = await server({ 'repl-backlog-size': '16kb' });
+    const dst = await server();
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    await src.client.set('k', 'v');
+    const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
+    const a = start(args);
+    await waitEqual(src, dst);
+    (await a.child).kill('SIGTERM');
+    expect((await a.done).code).toBe(0);
+    await src.client.set('big', 'x'.repeat(64 * 1024)); // pushes the checkpoint out of the 16 KB backlog
+    await src.client.set('big2', 'y'.repeat(64 * 1024));
+    const r = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    expect(parseCliError(r.stderr)!.code).toBe('ERR_RESUME_FULLRESYNC');
+    expect(await dst.client.exists('big')).toBe(0);
+    // Nothing was written, so the checkpoint stays as it was: the same answer again, not "unclean".
+    const again = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
+    expect(parseCliError(again.stderr)!.code).toBe('ERR_RESUME_FULLRESYNC');
+    const b = start([...args, '--flush-target']);
+    await waitEqual(src, dst);
+    (await b.child).kill('SIGTERM');
+    expect((await b.done).code).toBe(0);
+  });
+});
