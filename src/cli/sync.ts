@@ -32,6 +32,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   let timer: NodeJS.Timeout | null = null;
   /** Puts the checkpoint back when a resume was refused before anything was written. */
   let keepCheckpoint: (() => void) | null = null;
+  let resumedFrom: Position | null = null;
   try {
     // Resume: a clean checkpoint in --state-dir from the same migration continues by PSYNC (no full
     // copy; the target's keys are this migration's own, so the conflict check does not apply).
@@ -57,9 +58,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
     const writer = target.createSink(log);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
-    const source = new ReplicaSource(
-      new TranslatingSink(sink, { target: target.caps, skipFunctions: c.skipFunctions }),
-      {
+    const translated = new TranslatingSink(sink, { target: target.caps, skipFunctions: c.skipFunctions });
+    const makeSource = (from: typeof resume) =>
+      new ReplicaSource(translated, {
         host: src.host,
         port: src.port,
         username: src.username,
@@ -69,10 +70,10 @@ export async function runSync(ctx: RunContext): Promise<number> {
         // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
         spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
-        ...(resume ? { resume, requireContinue: true } : {}),
+        ...(from ? { resume: from, requireContinue: true } : {}),
         log: ctx.log.child({ component: 'replica-link' }),
-      },
-    );
+      });
+    let source = makeSource(resume);
     const refresh = () => {
       const s = source.status();
       stats.phase = s.phase === 'stopped' ? stats.phase : s.phase;
@@ -102,7 +103,39 @@ export async function runSync(ctx: RunContext): Promise<number> {
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await source.run();
+      // A lost source link in the stream phase is resumed by PSYNC from what the target acknowledged
+      // (the sink is flushed first, so nothing sent is sent again); backoff with jitter between tries.
+      let attempt = 0;
+      let lastFailure = -1;
+      /** Where the current source started: its resume point until the target acknowledges more. */
+      let startedFrom: Position | null = null;
+      for (;;) {
+        try {
+          await source.run();
+          break;
+        } catch (err) {
+          const code = (err as { code?: string }).code ?? '';
+          if (ctx.signal.aborted || !RECONNECTABLE.has(code) || (source.acked ?? startedFrom) === null)
+            throw err;
+          await sink.flush();
+          const from: Position = (source.acked ?? startedFrom)!;
+          startedFrom = from;
+          attempt = from.offset > lastFailure ? 1 : attempt + 1;
+          lastFailure = from.offset;
+          const delayMs = Math.round(
+            Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2),
+          );
+          log.warn(
+            { code, attempt, delayMs, replid: from.replid, offset: from.offset },
+            `source link lost (${(err as Error).message}); reconnecting to continue by PSYNC`,
+          );
+          stats.errors[code] = (stats.errors[code] ?? 0) + 1;
+          await sleepUnlessAborted(delayMs, ctx.signal);
+          if (ctx.signal.aborted) break;
+          source = makeSource({ replid: from.replid, offset: from.offset, db: from.db });
+        }
+      }
+      resumedFrom = startedFrom;
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
@@ -112,7 +145,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
     stats.phase = 'stopped';
     const st = source.status();
     process.stderr.write(summaryText(stats, 'sync stopped'));
-    const acked = source.acked;
+    const acked = source.acked ?? resumedFrom;
     if (c.stateDir && acked) {
       // Clean stop: everything up to `acked` is on the target and nothing after it was sent.
       writeCheckpoint(c.stateDir, {
@@ -143,6 +176,28 @@ export async function runSync(ctx: RunContext): Promise<number> {
     await status?.close();
     await target.close();
   }
+}
+
+/** Source failures a reconnect can cure (the link or the server went away, or is still loading). */
+const RECONNECTABLE = new Set([
+  'ERR_SOURCE_LOST',
+  'ERR_SOURCE_CONNECTION_LOST',
+  'ERR_SOURCE_CONNECT',
+  'ERR_SOURCE_BUSY',
+]);
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 function range256(): number[] {

@@ -150,3 +150,47 @@ describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
     expect((await b.done).code).toBe(0);
   });
 });
+
+describe.skipIf(!cliBuilt())('source link lost in the stream phase', () => {
+  it('the replica connection killed twice under load: reconnects by PSYNC, no write lost or doubled', async () => {
+    const src = await server();
+    const dst = await server();
+    await seedAllTypes(src.client, { dbs: [0] });
+    const a = start(['--source', src.url, '--target', dst.url]);
+    await waitEqual(src, dst);
+    const before = await stats(src);
+    const stop = new AbortController();
+    const load = (async () => {
+      for (let round = 1; !stop.signal.aborted && round < 400; round++) {
+        await counters(src, round);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      for (let k = 0; k < 2; k++) {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(Number(await src.client.call('CLIENT', 'KILL', 'TYPE', 'replica'))).toBe(1);
+        // Wait until replicant is back as a replica before the next cut.
+        for (let i = 0; i < 100 && !/slave0:/.test(await src.client.info('replication')); i++)
+          await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stop.abort();
+      await load.catch(() => {});
+    }
+    await waitEqual(src, dst).catch(async (e) => {
+      (await a.child).kill('SIGTERM');
+      const r = await a.done;
+      throw new Error(`${e.message}\n${r.stderr.slice(-3000)}`);
+    });
+    const after = await stats(src);
+    expect(after.full).toBe(before.full);
+    expect(after.partial).toBe(before.partial + 2);
+    expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
+    (await a.child).kill('SIGTERM');
+    const r = await a.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/reconnecting to continue by PSYNC/g)?.length).toBe(2);
+  });
+});
