@@ -116,3 +116,20 @@ export function resumePoint(
     );
   return { replid: c.replid, offset: c.offset, db: c.db ?? 0 };
 }
+
+export { CheckpointSink } from './sink.js';
+export {
+  type Caller,
+  DEFAULT_CHECKPOINT_KEY,
+  decodeTargetCheckpoint,
+  encodeTargetCheckpoint,
+  readTargetCheckpoint,
+  type TargetCheckpoint,
+} from './target-key.js';
+export {
+  type CheckpointLog,
+  CheckpointWriter,
+  type CheckpointWriterOptions,
+  type CheckpointWriterStats,
+  type TargetLink,
+} from './writer.js';

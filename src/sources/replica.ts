@@ -247,7 +247,8 @@ export class ReplicaSource {
   /** Everything before the stream's committed offset has been handed to the sink. */
   private position(): void {
     const s = this.stream!;
-    if (s.committed === this.lastPosition || this.link.sync?.mode === 'sync') return;
+    // Part of a split MULTI is out but `committed` is still before it: not a clean point yet.
+    if (s.splitOpen || s.committed === this.lastPosition || this.link.sync?.mode === 'sync') return;
     this.lastPosition = s.committed;
     this.sink.position({ replid: this.link.sync!.replid, offset: s.committed, db: s.db });
   }
