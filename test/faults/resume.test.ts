@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CHECKPOINT_KEY } from '../../src/checkpoint/index.js';
+import { startProxy } from '../helpers/proxy.js';
 import { seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type Pipeline, startPipeline } from './compose.js';
@@ -88,5 +89,45 @@ describe('checkpoint key on the target', () => {
     const w = a.writer().stats;
     expect(w.reconnects).toBeGreaterThanOrEqual(5);
     console.log(JSON.stringify({ rounds, ...w }));
+  });
+
+  it('replies lost after the target applied them: the key settles those transactions, nothing resent twice', async () => {
+    const src = await server();
+    const dst = await server();
+    const pt = await startProxy(dst);
+    try {
+      const a = pipeline(src, dst, { target: pt });
+      await a.started;
+      await waitEqual(src, dst);
+      const stop = new AbortController();
+      let rounds = 0;
+      const load = (async () => {
+        while (!stop.signal.aborted) {
+          await counters(src, ++rounds);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      try {
+        for (let k = 0; k < 4; k++) {
+          await new Promise((r) => setTimeout(r, 200));
+          // Commands reach the target, its replies are held, then the connection is reset.
+          const held = pt.fault('stall', { ms: 300, direction: 'toClient' });
+          await new Promise((r) => setTimeout(r, 250));
+          await pt.fault('reset');
+          await held;
+          for (let w = 0; w < 100 && pt.open === 0; w++) await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        stop.abort();
+        await load;
+      }
+      await waitEqual(src, dst);
+      await expectSameCounters(src, dst, rounds * 200);
+      const w = a.writer().stats;
+      console.log(JSON.stringify({ rounds, ...w }));
+      expect(w.settledByKey).toBeGreaterThan(0);
+    } finally {
+      await pt.close();
+    }
   });
 });
