@@ -22,6 +22,8 @@ export interface PipelineOptions {
   key?: string;
   spoolDir?: string;
   spoolLimit?: number;
+  /** Spool bytes kept in memory before spilling to disk. */
+  spoolMemory?: number;
   /** Reply timeout on the target connection (detects a stalled target). */
   replyTimeoutMs?: number;
   readTimeoutMs?: number;
@@ -104,6 +106,7 @@ export function startPipeline(o: PipelineOptions): Pipeline {
         spool: {
           ...(o.spoolDir ? { dir: o.spoolDir } : {}),
           ...(o.spoolLimit ? { diskLimitBytes: o.spoolLimit } : {}),
+          ...(o.spoolMemory ? { memoryLimitBytes: o.spoolMemory } : {}),
         },
         ...(o.readTimeoutMs ? { readTimeoutMs: o.readTimeoutMs } : {}),
         ...(from ? { resume: from } : {}),
