@@ -133,3 +133,10 @@ export {
   type CheckpointWriterStats,
   type TargetLink,
 } from './writer.js';
+export {
+  decideResume,
+  type ResumeDecision,
+  readStateCopy,
+  type StateCopy,
+  StateCopyWriter,
+} from './resume.js';

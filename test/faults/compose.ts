@@ -8,6 +8,9 @@ import {
   CheckpointSink,
   CheckpointWriter,
   DEFAULT_CHECKPOINT_KEY,
+  decideResume,
+  readStateCopy,
+  StateCopyWriter,
   type TargetCheckpoint,
 } from '../../src/checkpoint/index.js';
 import { probeCaps } from '../../src/cli/probe.js';
@@ -21,6 +24,8 @@ export interface PipelineOptions {
   target: { host: string; port: number };
   key?: string;
   spoolDir?: string;
+  /** --state-dir: the lagging copy of the checkpoint (decideResume checks it against the key). */
+  stateDir?: string;
   spoolLimit?: number;
   /** Spool bytes kept in memory before spilling to disk. */
   spoolMemory?: number;
@@ -87,14 +92,24 @@ export function startPipeline(o: PipelineOptions): Pipeline {
   p.done = (async () => {
     const conn = await connect();
     const caps = await probeCaps(conn, `${o.target.host}:${o.target.port}`);
-    writer = new CheckpointWriter(conn, {
-      key: o.key ?? DEFAULT_CHECKPOINT_KEY,
-      db: 0,
+    const key = o.key ?? DEFAULT_CHECKPOINT_KEY;
+    const identity = {
       source: `${o.source.host}:${o.source.port}`,
+      target: `${o.target.host}:${o.target.port}`,
+      dbs: null,
+      dbMap: null,
+    };
+    const copy = o.stateDir ? new StateCopyWriter(o.stateDir, { ...identity, key, keyDb: 0 }) : null;
+    writer = new CheckpointWriter(conn, {
+      key,
+      db: 0,
+      source: identity.source,
       connect,
+      ...(copy ? { onApplied: (cp: TargetCheckpoint) => copy.update(cp) } : {}),
       ...(log ? { log } : {}),
     });
     const found = await writer.readTarget();
+    const decision = decideResume(found, o.stateDir ? readStateCopy(o.stateDir) : null, identity, false);
     const sink = new StandaloneSink(writer, caps, {});
     const cs = new CheckpointSink(sink, writer);
     const make = (from: Position | null) =>
@@ -112,8 +127,7 @@ export function startPipeline(o: PipelineOptions): Pipeline {
         ...(from ? { resume: from } : {}),
         ...(log ? { log } : {}),
       });
-    const from =
-      found?.phase === 'stream' ? { replid: found.replid!, offset: found.offset!, db: found.db! } : null;
+    const from = decision.resume;
     source = make(from);
     let first = true;
     let attempt = 0;
@@ -146,6 +160,7 @@ export function startPipeline(o: PipelineOptions): Pipeline {
       }
     } finally {
       await writer.close();
+      copy?.flush();
     }
   })();
   p.done.catch(() => {});

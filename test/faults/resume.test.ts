@@ -5,7 +5,16 @@
  * counters and an RPUSH sequence make any lost or doubled write visible.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_CHECKPOINT_KEY } from '../../src/checkpoint/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  DEFAULT_CHECKPOINT_KEY,
+  decideResume,
+  readStateCopy,
+  type StateCopy,
+  type TargetCheckpoint,
+} from '../../src/checkpoint/index.js';
 import { startProxy } from '../helpers/proxy.js';
 import { seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
@@ -129,5 +138,84 @@ describe('checkpoint key on the target', () => {
     } finally {
       await pt.close();
     }
+  });
+
+  it('a state dir whose target lost the checkpoint key: refused with its own error', async () => {
+    const src = await server();
+    const dst = await server();
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    try {
+      await counters(src, 1);
+      const a = pipeline(src, dst, { stateDir: state });
+      await a.started;
+      await waitEqual(src, dst);
+      await a.stop();
+      pipes.splice(pipes.indexOf(a), 1);
+      expect(readStateCopy(state)?.checkpoint.phase).toBe('stream');
+      await dst.client.flushall();
+      const b = pipeline(src, dst, { stateDir: state });
+      const err = await b.done.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as { code?: string }).code).toBe('ERR_CHECKPOINT_MISSING_ON_TARGET');
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('decideResume', () => {
+  const id = { source: 's:1', target: 't:1', dbs: null, dbMap: null };
+  const key = (o: Partial<TargetCheckpoint>): TargetCheckpoint => ({
+    v: 1,
+    run: 'r1',
+    seq: 10,
+    phase: 'stream',
+    replid: 'abc',
+    offset: 500,
+    db: 2,
+    source: 's:1',
+    at: 0,
+    ...o,
+  });
+  const copy = (cp: TargetCheckpoint): StateCopy => ({
+    version: 2,
+    ...id,
+    key: 'k',
+    keyDb: 0,
+    checkpoint: cp,
+    writtenAt: '',
+  });
+  it('follows the table of its doc comment', () => {
+    expect(decideResume(null, null, id, false)).toMatchObject({ resume: null, ownTarget: false });
+    expect(decideResume(key({}), null, id, false)).toMatchObject({
+      resume: { replid: 'abc', offset: 500, db: 2 },
+      ownTarget: true,
+    });
+    expect(decideResume(key({}), copy(key({ seq: 9 })), id, false).resume?.offset).toBe(500);
+    expect(decideResume(key({ phase: 'snapshot' }), null, id, false)).toMatchObject({
+      resume: null,
+      ownTarget: true,
+    });
+    expect(decideResume(key({}), null, { ...id, source: 'other:2' }, false).reason).toMatch(
+      /made with source s:1/,
+    );
+    expect(decideResume(key({}), copy(key({})), id, true)).toMatchObject({ resume: null, ownTarget: false });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+      return null;
+    };
+    expect(code(() => decideResume(null, copy(key({})), id, false))).toBe('ERR_CHECKPOINT_MISSING_ON_TARGET');
+    expect(code(() => decideResume(key({ seq: 5 }), copy(key({ seq: 9 })), id, false))).toBe(
+      'ERR_CHECKPOINT_TARGET_BEHIND',
+    );
+    expect(code(() => decideResume(key({}), copy(key({})), { ...id, target: 'x:1' }, false))).toBe(
+      'ERR_CHECKPOINT_MISMATCH',
+    );
   });
 });
