@@ -32,6 +32,12 @@ export class CheckpointSink implements Sink {
   ) {}
 
   private snapshotCall(): void {
+    if (this.streaming && this.settling === null) {
+      // A snapshot after the stream began: the source answered a resume with FULLRESYNC. A new full
+      // copy, marked as such; its end is a new first Position.
+      this.streaming = false;
+      this.snapshotMarked = false;
+    }
     if (this.snapshotMarked || this.streaming) return;
     this.snapshotMarked = true;
     this.writer.markSnapshot();

@@ -294,7 +294,14 @@ export class CheckpointWriter implements Writer {
    * stream position must not survive a half-done copy). Errors surface through drain().
    */
   markSnapshot(replid: string | null = null): void {
-    if (this.mode !== 'pass') return;
+    if (this.mode === 'tx') {
+      // A new full copy after streaming (the source answered a resume with FULLRESYNC): back to
+      // plain writes. Our open batch ends at its last clean point; sent transactions still answer.
+      this.closeNow();
+      this.stop();
+      this.mode = 'pass';
+      this.lastPos = null;
+    }
     const cp = this.checkpoint('snapshot', replid, null, null);
     const back = this.connDb;
     const onReply = (err: Error | null): void => {
@@ -317,6 +324,7 @@ export class CheckpointWriter implements Writer {
     this.ensureOpen();
     this.closeBatch();
     const every = this.o.idleCheckpointMs ?? 1000;
+    this.stop();
     this.idleTimer = setInterval(() => this.idleCheckpoint(every), every);
     this.idleTimer.unref();
   }

@@ -15,12 +15,15 @@ import {
 } from '../../src/checkpoint/index.js';
 import { probeCaps } from '../../src/cli/probe.js';
 import { RedisConnection } from '../../src/net/connection.js';
+import { resolveMaster } from '../../src/replication/sentinel.js';
 import type { Position } from '../../src/records.js';
 import { StandaloneSink } from '../../src/sinks/index.js';
 import { ReplicaSource } from '../../src/sources/replica.js';
 
 export interface PipelineOptions {
   source: { host: string; port: number };
+  /** Resolve the source through Sentinel before every (re)connect of the replica link. */
+  sentinel?: { host: string; port: number; masterName: string };
   target: { host: string; port: number };
   key?: string;
   spoolDir?: string;
@@ -46,6 +49,7 @@ export interface Pipeline {
 }
 
 const RECONNECTABLE = new Set([
+  'ERR_SENTINEL_UNREACHABLE',
   'ERR_SOURCE_LOST',
   'ERR_SOURCE_CONNECTION_LOST',
   'ERR_SOURCE_CONNECT',
@@ -112,10 +116,16 @@ export function startPipeline(o: PipelineOptions): Pipeline {
     const decision = decideResume(found, o.stateDir ? readStateCopy(o.stateDir) : null, identity, false);
     const sink = new StandaloneSink(writer, caps, {});
     const cs = new CheckpointSink(sink, writer);
+    let at = o.source;
+    const locate = async () => {
+      if (o.sentinel)
+        at = await resolveMaster({ sentinels: [o.sentinel], masterName: o.sentinel.masterName });
+    };
+    await locate();
     const make = (from: Position | null) =>
       new ReplicaSource(cs, {
-        host: o.source.host,
-        port: o.source.port,
+        host: at.host,
+        port: at.port,
         heartbeat: false,
         rdb: sink.decoderOptions(),
         spool: {
@@ -152,6 +162,7 @@ export function startPipeline(o: PipelineOptions): Pipeline {
           await new Promise((r) => setTimeout(r, delay));
           if (stopping) return;
           p.sourceReconnects++;
+          await locate().catch(() => {}); // during a failover: the next attempt asks again
           source = make({ replid: a.replid!, offset: a.offset!, db: a.db! });
           void waitSync(source).then(() => {
             attempt = 0;

@@ -7,13 +7,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { seedAllTypes } from '../helpers/seed.js';
-import { type FaultKind, type Proxy, startProxy } from '../helpers/proxy.js';
+import { type FaultKind, type FaultProxy, startProxy } from '../helpers/proxy.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type Pipeline, startPipeline } from './compose.js';
 import { counters, expectSameCounters, syncStats, waitEqual } from './util.js';
 
 const servers: TestServer[] = [];
-const proxies: Proxy[] = [];
+const proxies: FaultProxy[] = [];
 let pipe: Pipeline | null = null;
 afterEach(async () => {
   await pipe?.stop();

@@ -165,6 +165,38 @@ describe('checkpoint key on the target', () => {
   });
 });
 
+describe('full resync in the middle of a run', () => {
+  it('the source link comes back to a backlog that lost our offset: a new full copy in-process, exact', async () => {
+    const src = await server();
+    const dst = await server();
+    const ps = await startProxy(src);
+    try {
+      await counters(src, 1);
+      const a = pipeline(src, dst, { source: ps });
+      await a.started;
+      await counters(src, 2);
+      await waitEqual(src, dst);
+      const before = await syncStats(src);
+      // Hold the link, push our offset out of the source's backlog, then cut it.
+      const held = ps.fault('stall', { ms: 1500 });
+      await src.client.config('SET', 'repl-backlog-size', '16kb');
+      await src.client.set('filler', 'f'.repeat(200 * 1024));
+      await counters(src, 3);
+      await ps.fault('reset');
+      await held;
+      await counters(src, 4);
+      await waitEqual(src, dst, 60_000);
+      await expectSameCounters(src, dst, 4 * 200);
+      const after = await syncStats(src);
+      expect(after.full).toBe(before.full + 1);
+      const ck = JSON.parse((await dst.client.get(DEFAULT_CHECKPOINT_KEY))!);
+      expect(ck.phase).toBe('stream');
+    } finally {
+      await ps.close();
+    }
+  });
+});
+
 describe('decideResume', () => {
   const id = { source: 's:1', target: 't:1', dbs: null, dbMap: null };
   const key = (o: Partial<TargetCheckpoint>): TargetCheckpoint => ({

@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicantError } from '../../src/errors.js';
-import { type Proxy, startProxy } from '../helpers/proxy.js';
+import { type FaultProxy, startProxy } from '../helpers/proxy.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type Pipeline, startPipeline } from './compose.js';
 import { counters, expectSameCounters, syncStats, waitEqual } from './util.js';
 
 const servers: TestServer[] = [];
-const proxies: Proxy[] = [];
+const proxies: FaultProxy[] = [];
 const pipes: Pipeline[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 const MB = 1024 * 1024;
 
-async function setup(): Promise<{ src: TestServer; dst: TestServer; pt: Proxy; dir: string }> {
+async function setup(): Promise<{ src: TestServer; dst: TestServer; pt: FaultProxy; dir: string }> {
   const src = await startRedis({ 'repl-diskless-sync-delay': '0', 'repl-backlog-size': '64mb' });
   const dst = await startRedis();
   servers.push(src, dst);

@@ -23,7 +23,7 @@ export interface FaultOptions {
   direction?: 'both' | 'toServer' | 'toClient';
 }
 
-export interface Proxy {
+export interface FaultProxy {
   host: string;
   port: number;
   /** Connections currently open through the proxy. */
@@ -54,7 +54,7 @@ interface Lane {
   timer: NodeJS.Timeout | null;
 }
 
-export async function startProxy(upstream: { host: string; port: number }): Promise<Proxy> {
+export async function startProxy(upstream: { host: string; port: number }): Promise<FaultProxy> {
   const pipes = new Set<Pipe>();
   let accepted = 0;
   let faults = 0;
