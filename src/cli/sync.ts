@@ -58,7 +58,11 @@ export async function runSync(ctx: RunContext): Promise<number> {
     const writer = target.createSink(log);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
-    const translated = new TranslatingSink(sink, { target: target.caps, skipFunctions: c.skipFunctions });
+    const translated = new TranslatingSink(sink, {
+      target: target.caps,
+      skipFunctions: c.skipFunctions,
+      hashFieldTtl: c.hashFieldTtl,
+    });
     const makeSource = (from: typeof resume) =>
       new ReplicaSource(translated, {
         host: src.host,

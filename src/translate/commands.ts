@@ -11,7 +11,10 @@
  *    `XGROUP CREATECONSUMER` on < 6.2 → `XCLAIM … 0-0 JUSTID` (creates the consumer, claims nothing);
  *    `XSETID`/`XGROUP … ENTRIESREAD` extras on < 7.0 dropped (those counters do not exist there);
  *    `LMOVE`/`BLMOVE` on < 6.2 → `RPOPLPUSH` or a script; `LPOP/RPOP key count` on < 6.2 → count pops;
- *    `COPY` on < 6.2 → a DUMP/RESTORE script. Anything else the target's command table lacks stops the
+ *    `COPY` on < 6.2 → a DUMP/RESTORE script. Hash field TTL commands (7.4+: `HEXPIRE`, `HPEXPIRE`,
+ *    `HEXPIREAT`, `HPEXPIREAT`, `HPERSIST`; 8.0: `HSETEX`) on a target without them follow
+ *    `--hash-field-ttl`: `strip` drops the TTL part (`HSETEX` → `HSET`), `error` and `skip-key` stop
+ *    (skip-key decides per key in the snapshot; a TTL set later would leave a half-skipped key). Anything else the target's command table lacks stops the
  *    run with ERR_TARGET_UNSUPPORTED naming the command and the target version — never dropped.
  *
  * What each source version propagates was read from redis/redis src/t_string.c, expire.c, t_stream.c
@@ -45,7 +48,12 @@ export interface TranslateContext {
   now: () => number;
   /** Function libraries are not copied (--skip-functions): FUNCTION commands are dropped. */
   skipFunctions?: boolean;
+  /** --hash-field-ttl, for targets without HPEXPIREAT. Default 'error'. */
+  hashFieldTtl?: 'error' | 'strip' | 'drop' | 'skip-key';
 }
+
+/** Commands that only set or clear hash field TTLs (7.4+). */
+const FIELD_TTL_COMMANDS = new Set(['HEXPIRE', 'HPEXPIRE', 'HEXPIREAT', 'HPEXPIREAT', 'HPERSIST']);
 
 export function unsupported(name: string, t: TargetCaps, why = ''): ReplicantError {
   return new ReplicantError(
@@ -108,6 +116,14 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
         [B('EVAL'), B(COPY_SCRIPT), B('2'), argv[1]!, argv[2]!, B(rest.includes('REPLACE') ? 'REPLACE' : '')],
       ];
     }
+    case 'HEXPIRE':
+    case 'HPEXPIRE':
+    case 'HEXPIREAT':
+    case 'HPEXPIREAT':
+    case 'HPERSIST':
+    case 'HSETEX':
+      if (c.target.hasCommand(name.toLowerCase())) return [argv];
+      return translateFieldTtl(name, argv, c);
     case 'FUNCTION':
       if (c.skipFunctions) return [];
       if (v < 70000 || !c.target.hasCommand('function'))
@@ -121,6 +137,28 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
       if (name !== '' && !c.target.hasCommand(name.toLowerCase())) throw unsupported(name, c.target);
       return [argv];
   }
+}
+
+/** A hash field TTL command on a target without field TTLs, per --hash-field-ttl. */
+function translateFieldTtl(name: string, argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const mode = c.hashFieldTtl ?? 'error';
+  if (mode === 'strip') {
+    if (FIELD_TTL_COMMANDS.has(name)) return [];
+    // HSETEX key [FNX|FXX] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] FIELDS n f v …: replicated only when it
+    // set the fields, so the fields alone are what it did (less their TTL).
+    const at = argv.findIndex((b, i) => i >= 2 && up(b) === 'FIELDS');
+    if (at < 0) throw unsupported(name, c.target, ' without FIELDS');
+    return [[B('HSET'), argv[1]!, ...argv.slice(at + 2)]];
+  }
+  throw new ReplicantError(
+    'ERR_TARGET_UNSUPPORTED',
+    `the source replicated ${name} (hash field TTLs); the target ${c.target.family} ${versionText(c.target.versionNum)} has no field TTLs${
+      mode === 'skip-key' ? ' (--hash-field-ttl skip-key decides per key in the snapshot only)' : ''
+    }`,
+    {
+      hint: 'restart with --hash-field-ttl strip to keep the fields without their TTLs, or migrate into Redis 7.4+',
+    },
+  );
 }
 
 /** SET key value with an absolute expiry, in the form the target takes. */

@@ -10,7 +10,7 @@
  */
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import type { TargetCaps } from '../sinks/types.js';
-import { translateCommand } from './commands.js';
+import { type TranslateContext, translateCommand } from './commands.js';
 
 export { translateCommand, type TranslateContext } from './commands.js';
 
@@ -21,15 +21,22 @@ export interface TranslateOptions {
   now?: () => number;
   /** --skip-functions: FUNCTION commands in the stream are dropped. */
   skipFunctions?: boolean;
+  /** --hash-field-ttl: what field TTL commands become on a target without them. */
+  hashFieldTtl?: TranslateContext['hashFieldTtl'];
 }
 
 export class TranslatingSink implements Sink {
-  private readonly ctx: { target: TargetCaps; now: () => number; skipFunctions: boolean };
+  private readonly ctx: TranslateContext;
   constructor(
     readonly inner: Sink,
     readonly opts: TranslateOptions,
   ) {
-    this.ctx = { target: opts.target, now: opts.now ?? Date.now, skipFunctions: opts.skipFunctions ?? false };
+    this.ctx = {
+      target: opts.target,
+      now: opts.now ?? Date.now,
+      skipFunctions: opts.skipFunctions ?? false,
+      hashFieldTtl: opts.hashFieldTtl ?? 'error',
+    };
   }
   keyStart(meta: KeyMeta): void {
     this.inner.keyStart(meta);

@@ -18,7 +18,7 @@ import { SERVER_CACHE, type ServerBuild, serverBuilds, versionNum } from '../hel
 const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
 const builds = serverBuilds();
 const SOURCES = ['redis-5.0', 'redis-6.0', 'redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-9'];
-const TARGETS = ['redis-5.0', 'redis-6.2', 'redis-7.0', 'redis-7.2', 'valkey-9'];
+const TARGETS = ['redis-5.0', 'redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-9'];
 const pick = (names: string[]) =>
   names.map((n) => builds.find((b) => b.name === n)).filter((b): b is ServerBuild => !!b);
 
@@ -42,8 +42,13 @@ async function start(b: ServerBuild): Promise<TestServer> {
   return s;
 }
 
-/** Sources that create consumers without replicating it (see compare.ts ignoreEmptyConsumers). */
-const UNREPLICATED_CONSUMERS = new Set(['redis-5.0', 'valkey-9']);
+/**
+ * Sources that create consumers without replicating it (see compare.ts ignoreEmptyConsumers): an
+ * XREADGROUP that delivers nothing creates its consumer on the master but propagates nothing (checked
+ * on 7.2.4 by reading its replication stream: only the XGROUP CREATE arrives), so no replica of theirs,
+ * native or ours, has that consumer until its next full sync.
+ */
+const UNREPLICATED_CONSUMERS = new Set(['redis-5.0', 'redis-7.2', 'redis-7.4', 'valkey-9']);
 
 async function waitEqual(src: TestServer, dst: TestServer, functions: boolean, source = ''): Promise<Diff[]> {
   const deadline = Date.now() + 40_000;

@@ -95,4 +95,28 @@ describe('translateCommand', () => {
     expect(t(['FUNCTION', 'LOAD', 'code'], 60200, [], true)).toEqual([]);
     expect(t(['FUNCTION', 'LOAD', 'code'], 70000)).toEqual([['FUNCTION', 'LOAD', 'code']]);
   });
+
+  it('hash field TTL commands on a target without them follow --hash-field-ttl', () => {
+    const FT = ['hexpire', 'hpexpire', 'hexpireat', 'hpexpireat', 'hpersist', 'hsetex'];
+    const ft = (argv: string[], mode: 'error' | 'strip' | 'skip-key') =>
+      translateCommand(
+        argv.map((a) => Buffer.from(a)),
+        { target: caps(70000, FT), now: () => NOW, hashFieldTtl: mode },
+      ).map((c) => c.map((b) => b.toString()));
+    const expire = ['HPEXPIREAT', 'h', '1800000000000', 'FIELDS', '1', 'f'];
+    expect(ft(expire, 'strip')).toEqual([]);
+    expect(ft(['HPERSIST', 'h', 'FIELDS', '1', 'f'], 'strip')).toEqual([]);
+    expect(
+      ft(['HSETEX', 'h', 'FNX', 'PXAT', '1800000000000', 'FIELDS', '2', 'a', '1', 'b', '2'], 'strip'),
+    ).toEqual([['HSET', 'h', 'a', '1', 'b', '2']]);
+    for (const mode of ['error', 'skip-key'] as const)
+      expect(() => ft(expire, mode)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_TARGET_UNSUPPORTED',
+          hint: expect.stringMatching(/--hash-field-ttl strip/),
+        }),
+      );
+    // A target that has them gets them as they came.
+    expect(t(expire, 70400)).toEqual([expire]);
+  });
 });

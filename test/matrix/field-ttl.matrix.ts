@@ -1,0 +1,143 @@
+/**
+ * Hash field TTLs (Redis 7.4+) through a live sync, on real 7.4 servers: fields with their own TTL in
+ * the snapshot and set in the stream phase (HPEXPIRE, HPEXPIREAT, HPERSIST), into a 7.4 target (every
+ * field's absolute expiry equal to the source's, to the millisecond) and into an older target, where
+ * the default stops before writing and `--hash-field-ttl strip` keeps the fields without their TTLs.
+ *
+ * Builds come from scripts/fetch-servers.mjs (`npm run test:matrix` runs it first).
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
+import { compareServers } from '../helpers/compare.js';
+import { startRedis, type TestServer } from '../helpers/server.js';
+import { type ServerBuild, serverBuilds } from '../helpers/versions.js';
+
+const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
+const builds = serverBuilds();
+const build = (name: string) => builds.find((b) => b.name === name);
+const src74 = build('redis-7.4');
+const older = build('redis-7.2') ?? build('redis-7.0');
+if (!src74) console.log('hash field TTL matrix skipped: no redis-7.4 build (see fetch-servers output)');
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+async function start(b: ServerBuild): Promise<TestServer> {
+  const s = await startRedis({ 'repl-diskless-sync-delay': '0' }, { binary: b.path });
+  servers.push(s);
+  return s;
+}
+
+const FIELDS = ['a', 'b', 'c', 'd', 'e'];
+const T0 = Date.now() + 3_600_000;
+
+/** Snapshot-phase hashes: some fields with a TTL, one hash with a key TTL as well. */
+async function seed(c: Redis): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const k = `fh:${i}`;
+    await c.hset(k, Object.fromEntries(FIELDS.map((f) => [f, `${f}${i}`])));
+    await c.call('HPEXPIREAT', k, String(T0 + i * 1000), 'FIELDS', '2', 'a', 'b');
+    if (i % 5 === 0) await c.pexpireat(k, T0 + 7_200_000);
+  }
+  await c.set('plain', 'v');
+}
+
+/** Stream-phase field TTL changes, relative and absolute, and a removal. */
+async function streamPhase(c: Redis): Promise<void> {
+  for (let i = 0; i < 50; i += 2) {
+    const k = `fh:${i}`;
+    await c.call('HPEXPIRE', k, '5400000', 'FIELDS', '1', 'c');
+    await c.call('HPEXPIREAT', k, String(T0 + 42), 'FIELDS', '1', 'd');
+    await c.call('HPERSIST', k, 'FIELDS', '1', 'a');
+  }
+  await c.hset('fh:new', { x: '1', y: '2' });
+  await c.call('HPEXPIRE', 'fh:new', '600000', 'FIELDS', '1', 'x');
+}
+
+/** Every field's absolute expiry (-1: none), per hash. */
+async function fieldExpiries(c: Redis): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const k of (await c.keys('fh:*')).sort()) {
+    const fields = (await c.hkeys(k)).sort();
+    out[k] = (await c.call('HPEXPIRETIME', k, 'FIELDS', String(fields.length), ...fields)) as number[];
+  }
+  return out;
+}
+
+async function waitEqual(src: TestServer, dst: TestServer, withFieldTtls: boolean): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await compareServers(src.client, dst.client, { ignoreKeys: [HEARTBEAT] });
+    let why = r.diffs.length > 0 ? JSON.stringify(r.diffs.slice(0, 3)) : '';
+    if (!why && withFieldTtls) {
+      const [a, b] = await Promise.all([fieldExpiries(src.client), fieldExpiries(dst.client)]);
+      if (JSON.stringify(a) !== JSON.stringify(b)) why = `field expiries differ: ${JSON.stringify([a, b])}`;
+    }
+    if (!why || Date.now() > deadline) return why;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+function sync(args: string[]): { child: () => ChildProcess | null; done: Promise<CliResult> } {
+  let child: ChildProcess | null = null;
+  const done = runCli([...args, '--no-progress'], {
+    onSpawn: (c) => {
+      child = c;
+    },
+    timeoutMs: 120_000,
+  });
+  return { child: () => child, done };
+}
+
+describe.skipIf(!cliBuilt() || !src74)('hash field TTLs through a live sync', () => {
+  it('7.4 → 7.4: every field TTL arrives, snapshot and stream phase, to the millisecond', async () => {
+    const src = await start(src74!);
+    const dst = await start(src74!);
+    await seed(src.client);
+    const run = sync(['--source', src.url, '--target', dst.url]);
+    try {
+      expect(await waitEqual(src, dst, true)).toBe('');
+      await streamPhase(src.client);
+      expect(await waitEqual(src, dst, true)).toBe('');
+      // The checks above can fail: field TTLs really are on the target.
+      const e = await fieldExpiries(dst.client);
+      expect(e['fh:1']).toEqual([T0 + 1000, T0 + 1000, -1, -1, -1]);
+      expect(e['fh:2']![0]).toBe(-1); // HPERSIST a
+      expect(e['fh:2']![3]).toBe(T0 + 42); // HPEXPIREAT d
+    } finally {
+      run.child()?.kill('SIGTERM');
+    }
+    const r = await run.done;
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+  });
+
+  it.skipIf(!older)(
+    '7.4 → older: stops before writing by default; --hash-field-ttl strip keeps the fields',
+    async () => {
+      const src = await start(src74!);
+      const dst = await start(older!);
+      await seed(src.client);
+      const base = ['--source', src.url, '--target', dst.url];
+      const refused = await runCli([...base, '--no-progress'], { timeoutMs: 60_000 });
+      expect(refused.code).toBe(2);
+      const e = parseCliError(refused.stderr)!;
+      expect(e.hint).toMatch(/--hash-field-ttl strip/);
+      expect(await dst.client.dbsize()).toBe(0);
+
+      const run = sync([...base, '--hash-field-ttl', 'strip']);
+      try {
+        expect(await waitEqual(src, dst, false)).toBe('');
+        await streamPhase(src.client);
+        expect(await waitEqual(src, dst, false)).toBe('');
+        expect(await dst.client.pttl('fh:0')).toBeGreaterThan(0); // the key's own TTL stays
+      } finally {
+        run.child()?.kill('SIGTERM');
+      }
+      const r = await run.done;
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    },
+  );
+});
