@@ -172,6 +172,10 @@ for (const [name, req, py, platforms, inner] of WHEELS) {
       execFileSync('python3', ['-m', 'zipfile', '-e', path.join(dl, whl), dir]);
       chmodSync(bin, 0o755);
     }
+    // The redis-stack wheels' modules (RedisJSON, RedisBloom, …): the server loads only executable files.
+    const lib = path.join(path.dirname(bin), '..', 'lib');
+    if (existsSync(lib))
+      for (const f of readdirSync(lib)) if (f.endsWith('.so')) chmodSync(path.join(lib, f), 0o755);
     let run = bin;
     let v = versionOf(bin);
     if (!v.version && /libssl\.so\.1\.1|libcrypto\.so\.1\.1/.test(v.error)) {

@@ -134,7 +134,18 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
         );
       return [argv];
     default:
-      if (name !== '' && !c.target.hasCommand(name.toLowerCase())) throw unsupported(name, c.target);
+      if (name !== '' && !c.target.hasCommand(name.toLowerCase())) {
+        // Module commands are named MODULE.COMMAND (JSON.SET, BF.ADD, TS.ADD, FT.CREATE…).
+        if (name.includes('.'))
+          throw new ReplicantError(
+            'ERR_TARGET_UNSUPPORTED',
+            `the source replicated ${name}, a module command; the target ${c.target.family} ${versionText(v)} does not have that module`,
+            {
+              hint: `load the module that provides ${name} on the target (MODULE LOAD, or --loadmodule) and restart; its keys in the snapshot were skipped and counted as module:<type>`,
+            },
+          );
+        throw unsupported(name, c.target);
+      }
       return [argv];
   }
 }

@@ -38,11 +38,12 @@ export function freePort(): Promise<number> {
 /**
  * Start a server. `config` entries become `--name value` arguments (e.g. `{ 'list-max-listpack-size': '4' }`).
  * Persistence is off by default (no RDB save points, no AOF) so tests control SAVE themselves.
- * `opts.binary` runs another redis-server/valkey-server build (the version matrix).
+ * `opts.binary` runs another redis-server/valkey-server build (the version matrix); `opts.extraArgs`
+ * go after the config (e.g. several `--loadmodule`, which a config map cannot hold twice).
  */
 export async function startRedis(
   config: Record<string, string> = {},
-  opts: { binary?: string } = {},
+  opts: { binary?: string; extraArgs?: string[] } = {},
 ): Promise<TestServer> {
   const binary = opts.binary ?? REDIS_SERVER;
   for (let attempt = 0; ; attempt++) {
@@ -61,6 +62,7 @@ export async function startRedis(
       'no',
     ];
     for (const [k, v] of Object.entries(config)) args.push(`--${k}`, v);
+    args.push(...(opts.extraArgs ?? []));
     const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     proc.stdout?.on('data', (d: Buffer) => {
