@@ -7,12 +7,12 @@
  * ratio = seconds / baseline_seconds (lower is better; < 1 means faster than the baseline).
  * Env: BENCH_KEYS (default 1000000), REPLICANT_REDIS_SERVER (default redis-server), REDIS_CLI (default redis-cli).
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer } from '../scripts/lib/servers.mjs';
+import { run } from '../scripts/lib/run.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(REPO, 'dist/cli/main.js');
@@ -26,20 +26,6 @@ if (!existsSync(MAIN)) {
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'replicant-bench-'));
 const servers = [];
-
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    let err = '';
-    p.stdout?.on('data', (d) => (out += d));
-    p.stderr?.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) =>
-      code === 0 ? resolve({ out, err }) : reject(new Error(`${cmd} exited ${code}: ${err || out}`)),
-    );
-  });
-}
 
 async function startServer(name) {
   const dir = path.join(tmp, name);

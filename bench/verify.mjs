@@ -7,11 +7,11 @@
  *    baseline_seconds, ratio, peak_rss_mb}
  * ratio = seconds / baseline_seconds. Env: BENCH_KEYS, REPLICANT_REDIS_SERVER, REDIS_CLI.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, startRedisServer } from '../scripts/lib/servers.mjs';
+import { run } from '../scripts/lib/run.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(REPO, 'dist/cli/main.js');
@@ -24,26 +24,6 @@ if (!existsSync(MAIN)) {
 }
 
 const servers = [];
-
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    let err = '';
-    let lines = 0;
-    p.stdout?.on('data', (d) => {
-      if (opts.countLines) lines += d.toString('latin1').split('\n').length - 1;
-      else out += d;
-    });
-    p.stderr?.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) =>
-      code === 0 || opts.anyCode
-        ? resolve({ out, err, lines, code })
-        : reject(new Error(`${cmd} exited ${code}: ${err || out}`)),
-    );
-  });
-}
 
 const cli = (port, ...args) => run(CLI, ['-p', String(port), ...args]).then((r) => r.out.trim());
 
