@@ -1,19 +1,32 @@
 /**
- * The resume checkpoint of a live sync, a small JSON file in --state-dir.
+ * Checkpoint and resume (issue #6, design §6). Two layers:
  *
- * What it guarantees today (the clean-stop subset of issue #6):
- * - Written `clean: false` as soon as a run starts writing, and `clean: true` with the resume point
- *   only after a clean stop (SIGTERM/SIGINT): the sink flushed, so every write up to `offset` was
- *   acknowledged by the target and none after it was sent. The next start then asks the source for
- *   `PSYNC replid offset+1`; +CONTINUE resumes with no full copy and no write applied twice.
- * - After a crash or kill -9 the file still says `clean: false`: which writes reached the target is
- *   unknown, so the next start refuses to guess (ERR_CHECKPOINT_UNCLEAN) and asks for --flush-target,
- *   which empties the target DBs and copies again. (Exactly-once across a crash needs the position
- *   written on the target with the data; not built yet.)
- * - The checkpoint names the source, the target and the DB selection/mapping it was made with; a start
- *   with other ones is refused (ERR_CHECKPOINT_MISMATCH) rather than resumed into the wrong place.
+ * 1. Exactly-once (writer.ts, sink.ts, target-key.ts, resume.ts) — the design to wire:
+ *    - The checkpoint `(replid, offset, db)` lives in a key on the target (`replicant:checkpoint`, in
+ *      a fixed target db), written by {@link CheckpointWriter} inside the same `MULTI … EXEC` as the
+ *      stream commands it covers. Atomic on the target, so after a crash, kill -9, or a lost target
+ *      connection the key says exactly which source writes were applied — none twice, none lost.
+ *    - Snapshot phase: plain writes (snapshot keys replace, so a repeated copy doubles nothing); the
+ *      key says `phase: "snapshot"` from the first snapshot write, and the first stream position once
+ *      the whole snapshot is acknowledged.
+ *    - Start: {@link decideResume} reads the key (authoritative) and the --state-dir copy (lagging,
+ *      refreshed once a second by {@link StateCopyWriter}: it tells a target that lost acknowledged
+ *      writes or its key). A stream key → `PSYNC replid offset+1`: +CONTINUE resumes with no full
+ *      copy; +FULLRESYNC → a new full copy (marked, then a new stream position).
+ *    - Guarantees: every source write up to the key's offset is on the target exactly once; a refused
+ *      transaction (OOM, READONLY, MISCONF, NOPERM when queueing) applies nothing and leaves the key.
+ *      Not covered: a command that fails at run time inside EXEC (WRONGTYPE on a diverged target)
+ *      stops the run but counts as applied; a target that loses data without noticing (no
+ *      persistence, failover to a lagging replica) is caught only with the --state-dir copy; source
+ *      commands that touch the key's name or SWAPDB its db.
+ *    - Cost: 2–4 extra commands per transaction (≤ 512 commands / 256 KiB each) and a copy of each
+ *      stream command kept until its EXEC is answered.
  *
- * Written atomically (temp file + rename), so a crash mid-write leaves the previous version.
+ * 2. The clean-stop file (below; what `replicant sync` uses until the writer is wired): written
+ *    `clean: false` when a run starts writing and `clean: true` with the acknowledged resume point
+ *    after a clean stop; after a crash the next start refuses to guess (ERR_CHECKPOINT_UNCLEAN).
+ *
+ * Files are written atomically (temp file + rename), so a crash mid-write leaves the previous version.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -116,3 +129,27 @@ export function resumePoint(
     );
   return { replid: c.replid, offset: c.offset, db: c.db ?? 0 };
 }
+
+export { CheckpointSink } from './sink.js';
+export {
+  type Caller,
+  DEFAULT_CHECKPOINT_KEY,
+  decodeTargetCheckpoint,
+  encodeTargetCheckpoint,
+  readTargetCheckpoint,
+  type TargetCheckpoint,
+} from './target-key.js';
+export {
+  type CheckpointLog,
+  CheckpointWriter,
+  type CheckpointWriterOptions,
+  type CheckpointWriterStats,
+  type TargetLink,
+} from './writer.js';
+export {
+  decideResume,
+  type ResumeDecision,
+  readStateCopy,
+  type StateCopy,
+  StateCopyWriter,
+} from './resume.js';

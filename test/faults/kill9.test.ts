@@ -1,0 +1,154 @@
+/**
+ * kill -9 at random points across the snapshot and stream phases under continuous INCR/RPUSH load,
+ * each followed by a restart against the same target: the pipeline runs in its own process
+ * (test/faults/child.ts, straight from src). Every restart after a kill in the stream phase must
+ * continue by partial sync (the source's sync_partial_ok rises, sync_full does not); after a kill
+ * during a snapshot it copies again. At the end: target == source, no write lost or doubled.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CHECKPOINT_KEY } from '../../src/checkpoint/index.js';
+import { seedAllTypes } from '../helpers/seed.js';
+import { startRedis, type TestServer } from '../helpers/server.js';
+import { counters, expectSameCounters, syncStats, waitEqual } from './util.js';
+
+const servers: TestServer[] = [];
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+interface Child {
+  proc: ChildProcess;
+  started: Promise<{ started: string }>;
+  exited: Promise<{ code: number | null; stderr: string }>;
+}
+
+function child(src: TestServer, dst: TestServer, stateDir: string): Child {
+  const arg = JSON.stringify({
+    stateDir,
+    source: { host: src.host, port: src.port },
+    target: { host: dst.host, port: dst.port },
+  });
+  const proc = spawn('node_modules/.bin/vite-node', ['test/faults/child.ts', arg], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const started = new Promise<{ started: string }>((resolve) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
+    });
+  });
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    proc.on('exit', (code) => resolve({ code, stderr })),
+  );
+  return { proc, started, exited };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('kill -9 at random points', () => {
+  it('20 kills across snapshot and stream under load: partial sync after stream-phase kills, exact at the end', async () => {
+    const src = await startRedis({ 'repl-diskless-sync-delay': '0', 'repl-backlog-size': '16mb' });
+    const dst = await startRedis();
+    servers.push(src, dst);
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    await seedAllTypes(src.client, { dbs: [0, 3] });
+    // Enough keys that a full copy takes a while (kills land inside it too).
+    for (let i = 0; i < 80; i++) {
+      const args: string[] = [];
+      for (let j = 0; j < 1000; j++) args.push(`bulk:${i}:${j}`, 'v'.repeat(64));
+      await src.client.mset(...args);
+    }
+    const stop = new AbortController();
+    let rounds = 0;
+    const load = (async () => {
+      while (!stop.signal.aborted) {
+        await counters(src, ++rounds);
+        await sleep(15);
+      }
+    })();
+    const log: string[] = [];
+    let streamKills = 0;
+    let snapshotKills = 0;
+    try {
+      for (let k = 0; k < 20; k++) {
+        const key = await dst.client.get(DEFAULT_CHECKPOINT_KEY);
+        const phase = key === null ? 'none' : (JSON.parse(key).phase as string);
+        // Every 4th restart: the backlog no longer holds the checkpoint (FULLRESYNC → a new full copy
+        // over the target, which must double nothing), and the kill lands inside that copy.
+        const overrun = k % 4 === 2;
+        if (overrun) {
+          await src.client.config('SET', 'repl-backlog-size', '16kb');
+          await src.client.set(`filler:${k}`, 'f'.repeat(100 * 1024));
+          await src.client.config('SET', 'repl-backlog-size', '16mb');
+        }
+        const before = await syncStats(src);
+        const c = child(src, dst, state);
+        const st = await Promise.race([
+          c.started,
+          c.exited.then((e) => ({ started: `exit ${e.code}: ${e.stderr}` })),
+        ]);
+        // A kill in the stream phase must come back by partial sync; otherwise a new full copy.
+        if (phase === 'stream' && !overrun) expect(st.started, log.join('\n')).toBe('continue');
+        else expect(st.started, log.join('\n')).toBe('full');
+        // Kills inside a full copy, right at the switch to the stream, and well into the stream.
+        if (overrun) {
+          await sleep(Math.random() * 250); // inside the new full copy
+        } else {
+          // After a kill inside a copy, the new copy first runs to the stream (each case once per cycle).
+          if (st.started === 'full')
+            for (
+              let w = 0;
+              w < 200 && !/"stream"/.test((await dst.client.get(DEFAULT_CHECKPOINT_KEY)) ?? '');
+              w++
+            )
+              await sleep(25);
+          await sleep(k % 2 === 0 ? Math.random() * 300 : 300 + Math.random() * 1000);
+        }
+        const ck = await dst.client.get(DEFAULT_CHECKPOINT_KEY);
+        const at = ck === null ? 'none' : (JSON.parse(ck).phase as string);
+        c.proc.kill('SIGKILL');
+        await c.exited;
+        const after = await syncStats(src);
+        if (st.started === 'continue') {
+          expect(after.full).toBe(before.full);
+          expect(after.partial).toBe(before.partial + 1);
+        }
+        if (at === 'stream') streamKills++;
+        else snapshotKills++;
+        log.push(
+          `#${k}: key ${phase}${overrun ? ' (backlog overrun)' : ''} → ${st.started}; killed with key ${at}`,
+        );
+      }
+    } finally {
+      stop.abort();
+      await load;
+    }
+    const last = child(src, dst, state);
+    await last.started;
+    await waitEqual(src, dst, 60_000);
+    await expectSameCounters(src, dst, rounds * 200);
+    last.proc.kill('SIGTERM');
+    expect((await last.exited).code).toBe(0);
+    console.log(
+      `${log.join('\n')}\nrounds ${rounds}, stream-phase kills ${streamKills}, snapshot-phase kills ${snapshotKills}`,
+    );
+    expect(streamKills).toBeGreaterThanOrEqual(10);
+    expect(snapshotKills).toBeGreaterThanOrEqual(3);
+  }, 300_000);
+});
