@@ -33,6 +33,12 @@ export interface TargetCheckpoint {
   source: string;
   /** Unix ms when it was queued. */
   at: number;
+  /**
+   * The target DBs this migration writes to held nothing else when it began (they were empty, or
+   * --flush-target emptied them): a later full copy may empty them again first, so keys the source
+   * deleted meanwhile do not stay behind. Absent in keys of older runs: false.
+   */
+  exclusive?: boolean;
 }
 
 export function encodeTargetCheckpoint(c: TargetCheckpoint): string {

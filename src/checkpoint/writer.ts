@@ -66,6 +66,8 @@ export interface CheckpointWriterOptions {
   db: number;
   /** host:port of the source link (goes into the value). */
   source: string;
+  /** Goes into the value: see {@link TargetCheckpoint.exclusive}. */
+  exclusive?: boolean;
   /** Db the connection is in when handed over (a fresh connection: 0). */
   connDb?: number;
   /** Opens a new target connection after a loss (stream phase). Absent: a loss is fatal. */
@@ -359,7 +361,16 @@ export class CheckpointWriter implements Writer {
    * after the resume point, which is the clean point.
    */
   closeNow(): void {
-    if (this.mode !== 'tx' || this.open === null) return;
+    if (this.mode !== 'tx') return;
+    if (this.open === null) {
+      // Positions without commands since the last batch (PINGs, dropped heartbeats): one more
+      // checkpoint, so a stop leaves the key at the last position the sink was given.
+      const last = this.inflight.at(-1)?.cp ?? this.applied;
+      const p = this.lastPos;
+      if (p === null || this.failure !== null || this.reconnecting !== null) return;
+      if (last !== null && last.offset === p.offset && last.replid === p.replid) return;
+      this.ensureOpen();
+    }
     if (this.dirty) this.abandonTail();
     this.closeBatch();
   }
@@ -445,7 +456,16 @@ export class CheckpointWriter implements Writer {
       db,
       source: this.o.source,
       at: Date.now(),
+      ...(this.o.exclusive ? { exclusive: true } : {}),
     };
+  }
+
+  /**
+   * The value that marks a full copy in progress, for a caller that empties the target DBs and must
+   * put the marker in the same transaction as the FLUSHDB of the key's db (see runSync).
+   */
+  snapshotValue(): string {
+    return encodeTargetCheckpoint(this.checkpoint('snapshot', null, null, null));
   }
 
   private idleCheckpoint(every: number): void {

@@ -28,6 +28,11 @@ export interface SourceFilter {
 export interface ReplicaSourceOptions extends ReplicaLinkOptions {
   /** With `resume`: fail with ERR_RESUME_FULLRESYNC unless the source answers +CONTINUE. */
   requireContinue?: boolean;
+  /**
+   * Awaited after the source answered with a full sync (before any of it reaches the sink): the
+   * checkpointed sync empties a target that holds this migration's earlier copy here.
+   */
+  onFullSync?: () => Promise<void>;
   filter?: SourceFilter;
   /** Heartbeat key (lag measurement); false disables both writing and dropping it. */
   heartbeat?: { key?: string; write?: boolean; intervalMs?: number } | false;
@@ -170,6 +175,11 @@ export class ReplicaSource {
       );
     }
     this.ackedOffset = this.link.ackedOffset;
+    // +CONTINUE: the resume point itself is acknowledged (it was, by the run that made it). Without
+    // this a stop before the first new write left `acked` null, and no resume point was kept.
+    if (sync.mode === 'continue' && this.o.resume)
+      this.acked = { replid: sync.replid, offset: sync.offset, db: this.o.resume.db ?? 0 };
+    else if (this.o.onFullSync) await this.o.onFullSync();
     if (this.o.heartbeat !== false && this.o.heartbeat?.write !== false) this.startHeartbeat();
     if (sync.mode === 'continue') this.beginStream(sync, this.o.resume?.db ?? 0);
     else this.phase = 'waiting-bgsave';
