@@ -32,7 +32,7 @@ export async function waitEqual(src: TestServer, dst: TestServer, ms = 30_000): 
   const deadline = Date.now() + ms;
   for (;;) {
     const r = await compareServers(src.client, dst.client, {
-      ignoreKeys: [DEFAULT_CHECKPOINT_KEY],
+      ignoreKeys: [DEFAULT_CHECKPOINT_KEY, 'DTS_REDIS_TIMESTAMP_HEARTBEAT'],
       ignoreEntriesRead: true,
     });
     if (r.diffs.length === 0) return;
