@@ -1,5 +1,6 @@
 /**
- * Source failover through Sentinel: the pipeline finds the master by asking a Sentinel, the master
+ * Source failover through Sentinel, through the built CLI (`sync --source-sentinel HOST:PORT
+ * --source-master-name m1 --state-dir`): it finds the master by asking a Sentinel, the master
  * dies, the Sentinel promotes its replica, and the replica link — resolved again through the
  * Sentinel — continues on the promoted server by PSYNC with the old replid (psync2): no full copy, no
  * write lost or doubled.
@@ -11,16 +12,17 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type TestServer } from '../helpers/server.js';
-import { type Pipeline, startPipeline } from './compose.js';
+import { cliBuilt } from '../helpers/cli.js';
+import { type CliRun, killAll, startSync } from './cli.js';
 import { counters, expectSameCounters, syncStats, waitEqual } from './util.js';
 
 const servers: TestServer[] = [];
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
-let pipe: Pipeline | null = null;
+let run: CliRun | null = null;
 afterEach(async () => {
-  await pipe?.stop();
-  pipe = null;
+  killAll();
+  run = null;
   for (const p of procs.splice(0)) p.kill('SIGKILL');
   await Promise.all(servers.splice(0).map((s) => s.stop().catch(() => {})));
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -60,7 +62,7 @@ async function startSentinel(master: TestServer): Promise<{ port: number; client
   return { port, client };
 }
 
-describe('source failover through Sentinel', () => {
+describe.skipIf(!cliBuilt())('source failover through Sentinel', () => {
   it('master killed, replica promoted: the link follows it by PSYNC continue, exact', async () => {
     const m = await startRedis({ 'repl-diskless-sync-delay': '0' });
     const r = await startRedis({ 'repl-diskless-sync-delay': '0' });
@@ -71,12 +73,17 @@ describe('source failover through Sentinel', () => {
       await sleep(50);
     const sentinel = await startSentinel(m);
     await counters(m, 1);
-    pipe = startPipeline({
-      source: m,
-      target: dst,
-      sentinel: { host: '127.0.0.1', port: sentinel.port, masterName: 'm1' },
-    });
-    expect((await pipe.started).mode).toBe('full');
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    run = startSync(null, dst, [
+      '--source-sentinel',
+      `127.0.0.1:${sentinel.port}`,
+      '--source-master-name',
+      'm1',
+      '--state-dir',
+      state,
+    ]);
+    expect(await run.started()).toBe('full');
     for (let k = 2; k < 10; k++) await counters(m, k);
     await waitEqual(m, dst);
     // Everything the master has is on the replica too (we are a replica as well: 2 acks).
@@ -96,7 +103,10 @@ describe('source failover through Sentinel', () => {
     const after = await syncStats(r);
     expect(after.full).toBe(before.full); // followed by partial sync
     expect(after.partial).toBeGreaterThan(before.partial);
-    expect(pipe.sourceReconnects).toBeGreaterThan(0);
+    const end = await run.stop();
+    expect(end.code, end.stderr.slice(-3000)).toBe(0);
+    expect(end.stderr).toMatch(/reconnecting to continue by PSYNC/);
+    expect(end.stderr).toMatch(new RegExp(`source master named by Sentinel master=127.0.0.1:${r.port}`));
     sentinel.client.disconnect();
   }, 120_000);
 });
