@@ -98,7 +98,10 @@ describe.skipIf(!cliBuilt())('fault-injecting proxy on both links', () => {
     expect(end.code, log.slice(-3000)).toBe(0);
     expect(ps.faults + pt.faults).toBeGreaterThanOrEqual(30);
     expect(after.full).toBe(before.full); // every source reconnect continued
-    expect(after.partial).toBe(before.partial + sourceReconnects);
+    // Every attempt that reached PSYNC continued; an attempt cut during its handshake (by the next
+    // fault) is retried and counts in the log but not on the source.
+    expect(after.partial).toBeGreaterThan(before.partial);
+    expect(after.partial - before.partial).toBeLessThanOrEqual(sourceReconnects);
     expect(sourceReconnects).toBeGreaterThan(0);
     expect(targetReconnects).toBeGreaterThan(0);
   }, 240_000);
