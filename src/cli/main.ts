@@ -119,9 +119,9 @@ function exitCodeOf(err: unknown): number {
 function refuseUnbuilt(c: Config): void {
   const unbuilt: [boolean, string, string][] = [
     [
-      c.sourceSentinel !== null,
-      '--source-sentinel / --source-master-name',
-      'pass --source with the current master',
+      c.sourceSentinel !== null && c.command !== 'sync',
+      `--source-sentinel / --source-master-name with ${c.command}`,
+      'pass --source with the current master (Sentinel is followed by sync only)',
     ],
     [c.preferReplica, '--prefer-replica', 'point --source at the replica you want to read from'],
   ];

@@ -1,61 +1,109 @@
 /**
- * The default command: live sync. `ReplicaSource` (poses as a replica of --source) drives the target
- * sink; filters are the DB select/map from the flags. Runs until SIGINT/SIGTERM (the normal way to
- * end after cut-over: the source stops, the sink flushes, a final ACK reports what the target has),
- * or until a fatal error (exit 2).
+ * The default command: live sync. `ReplicaSource` (poses as a replica of --source, or of the master
+ * the Sentinels name) drives the target sink; filters are the DB select/map from the flags. Runs until
+ * SIGINT/SIGTERM (the normal way to end after cut-over: the source stops, the sink flushes, a final
+ * ACK reports what the target has), or until a fatal error (exit 2).
+ *
+ * With --state-dir the run is checkpointed (src/checkpoint): a CheckpointWriter between the sink and
+ * the target connection puts every stream write in a transaction with the checkpoint key, a
+ * CheckpointSink marks the phases, a StateCopyWriter keeps the copy in --state-dir. A start reads
+ * the key (decideResume) and continues by PSYNC from it; a full copy over this migration's own
+ * earlier writes first empties the target DBs when they held nothing else (`exclusive`).
  */
-import { readCheckpoint, resumePoint, writeCheckpoint } from '../checkpoint/index.js';
+import { rmSync } from 'node:fs';
+import {
+  CheckpointSink,
+  CheckpointWriter,
+  checkpointPath,
+  DEFAULT_CHECKPOINT_KEY,
+  decideResume,
+  readStateCopy,
+  readTargetCheckpoint,
+  StateCopyWriter,
+  type TargetCheckpoint,
+} from '../checkpoint/index.js';
+import type { Config } from '../config/index.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
+import type { Logger } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
+import { resolveMaster } from '../replication/sentinel.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
-import { endpointOf, openTarget } from './target.js';
+import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
+
+/** The target db of the checkpoint key. */
+const KEY_DB = 0;
 
 export async function runSync(ctx: RunContext): Promise<number> {
-  const c = ctx.config;
   const log = ctx.log.child({ component: 'sync' });
   const stats = newRunStats('sync');
-  const filters = buildFilters(c);
-  const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
-
   stats.phase = 'connecting';
+  // Sentinel: the master it names now (asked again before every reconnect of the replica link).
+  const locate = sourceLocator(ctx.config, log);
+  let src = await locate();
+  const c: Config = ctx.config.sourceSentinel
+    ? { ...ctx.config, source: `redis://${src.host}:${src.port}` }
+    : ctx.config;
+  const filters = buildFilters(c);
+
   // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
   if (!c.skipPrecheck) await precheckBeforeWrite(c, 'sync', log);
   const target = await openTarget(c, log);
-  const status = await startStatus(c, stats, log);
+  const dst = endpointOf(c.target!, null, null);
+  const identity = {
+    source: `${src.host}:${src.port}`,
+    target: `${dst.host}:${dst.port}`,
+    dbs: c.dbs,
+    dbMap: c.dbMap,
+  };
+  const targetDbs = filters.db.targets(range256()).map(([, t]) => t);
+  let cw: CheckpointWriter | null = null;
+  let copy: StateCopyWriter | null = null;
+  const status = await startStatus(c, stats, log, () => ({
+    checkpoint: cw?.applied ?? null,
+    checkpointWriter: cw ? { ...cw.stats } : null,
+  }));
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
-  /** Puts the checkpoint back when a resume was refused before anything was written. */
-  let keepCheckpoint: (() => void) | null = null;
-  let resumedFrom: Position | null = null;
   try {
-    // Resume: a clean checkpoint in --state-dir from the same migration continues by PSYNC (no full
-    // copy; the target's keys are this migration's own, so the conflict check does not apply).
-    const dst = endpointOf(c.target!, null, null);
-    const identity = {
-      source: `${src.host}:${src.port}`,
-      target: `${dst.host}:${dst.port}`,
-      dbs: c.dbs,
-      dbMap: c.dbMap,
-    };
-    const resume = c.stateDir ? resumePoint(readCheckpoint(c.stateDir), identity, c.flushTarget) : null;
-    if (resume) {
-      log.info(
-        { replid: resume.replid, offset: resume.offset, db: resume.db },
-        "resuming from the checkpoint in --state-dir (the target holds this migration's earlier writes)",
-      );
-    } else await prepareTarget(target, c, filters.db.targets(range256()), log);
+    let resume: Position | null = null;
+    let exclusive = c.onConflict === 'report' || c.flushTarget;
     if (c.stateDir) {
       const dir = c.stateDir;
-      if (resume) keepCheckpoint = () => writeCheckpoint(dir, { ...identity, clean: true, ...resume });
-      writeCheckpoint(dir, { ...identity, clean: false, replid: null, offset: null, db: null });
-    }
-    const writer = target.createSink(log);
+      copy = new StateCopyWriter(dir, { ...identity, key: DEFAULT_CHECKPOINT_KEY, keyDb: KEY_DB });
+      const sc = copy;
+      const found = await readKey(target, log);
+      const decision = decideResume(found, readStateCopy(dir), identity, c.flushTarget);
+      if (decision.ownTarget) exclusive = found?.exclusive === true;
+      cw = new CheckpointWriter(await target.openConnection(), {
+        key: DEFAULT_CHECKPOINT_KEY,
+        db: KEY_DB,
+        source: identity.source,
+        exclusive,
+        connect: () => target.openConnection(),
+        onApplied: (cp: TargetCheckpoint) => sc.update(cp),
+        log: ctx.log.child({ component: 'checkpoint' }),
+      });
+      log.info(
+        { replid: decision.resume?.replid, offset: decision.resume?.offset, key: found?.phase ?? null },
+        decision.ownTarget
+          ? `${decision.reason} (the target holds this migration's earlier writes: no conflict check)`
+          : decision.reason,
+      );
+      resume = decision.resume;
+      if (!decision.ownTarget) {
+        rmSync(checkpointPath(dir), { force: true }); // another run's copy, discarded with its data
+        await prepareTarget(target, c, filters.db.targets(range256()), log);
+      } else if (resume === null) await emptyOwnTarget(target, cw, targetDbs, exclusive, log);
+    } else await prepareTarget(target, c, filters.db.targets(range256()), log);
+
+    const w = cw;
+    const writer = target.createSink(log, w ? () => w : undefined);
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
     const translated = new TranslatingSink(sink, {
@@ -63,8 +111,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
       skipFunctions: c.skipFunctions,
       hashFieldTtl: c.hashFieldTtl,
     });
-    const makeSource = (from: typeof resume) =>
-      new ReplicaSource(translated, {
+    const head: Sink = w ? new CheckpointSink(translated, w) : translated;
+    const makeSource = (from: Position | null) =>
+      new ReplicaSource(head, {
         host: src.host,
         port: src.port,
         username: src.username,
@@ -74,7 +123,13 @@ export async function runSync(ctx: RunContext): Promise<number> {
         // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
         spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
-        ...(from ? { resume: from, requireContinue: true } : {}),
+        ...(from ? { resume: from } : {}),
+        // Checkpointed: a source that cannot continue gets a new full copy over our own writes.
+        ...(from && w
+          ? { onFullSync: () => emptyOwnTarget(target, w, targetDbs, exclusive, log) }
+          : from
+            ? { requireContinue: true }
+            : {}),
         log: ctx.log.child({ component: 'replica-link' }),
       });
     let source = makeSource(resume);
@@ -106,24 +161,27 @@ export async function runSync(ctx: RunContext): Promise<number> {
       source.stop().catch(() => {});
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    // A signal during the precheck or the resume decision: stop as soon as the source exists.
+    if (ctx.signal.aborted) onAbort();
+    /** Where a new source link continues from: what the target acknowledged (null: not resumable). */
+    const resumable = (): Position | null => {
+      if (w) return w.phase === 'tx' && w.applied?.replid ? toPosition(w.applied) : null;
+      return source.acked;
+    };
     try {
       // A lost source link in the stream phase is resumed by PSYNC from what the target acknowledged
       // (the sink is flushed first, so nothing sent is sent again); backoff with jitter between tries.
       let attempt = 0;
       let lastFailure = -1;
-      /** Where the current source started: its resume point until the target acknowledges more. */
-      let startedFrom: Position | null = null;
       for (;;) {
         try {
           await source.run();
           break;
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
-          if (ctx.signal.aborted || !RECONNECTABLE.has(code) || (source.acked ?? startedFrom) === null)
-            throw err;
-          await sink.flush();
-          const from: Position = (source.acked ?? startedFrom)!;
-          startedFrom = from;
+          if (ctx.signal.aborted || !RECONNECTABLE.has(code) || resumable() === null) throw err;
+          await head.flush();
+          const from = resumable()!;
           attempt = from.offset > lastFailure ? 1 : attempt + 1;
           lastFailure = from.offset;
           const delayMs = Math.round(
@@ -136,10 +194,11 @@ export async function runSync(ctx: RunContext): Promise<number> {
           stats.errors[code] = (stats.errors[code] ?? 0) + 1;
           await sleepUnlessAborted(delayMs, ctx.signal);
           if (ctx.signal.aborted) break;
-          source = makeSource({ replid: from.replid, offset: from.offset, db: from.db });
+          // During a failover the Sentinels may not know the new master yet: the next attempt asks again.
+          src = await locate().catch(() => src);
+          source = makeSource(from);
         }
       }
-      resumedFrom = startedFrom;
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
@@ -149,21 +208,15 @@ export async function runSync(ctx: RunContext): Promise<number> {
     stats.phase = 'stopped';
     const st = source.status();
     process.stderr.write(summaryText(stats, 'sync stopped'));
-    const acked = source.acked ?? resumedFrom;
-    if (c.stateDir && acked) {
-      // Clean stop: everything up to `acked` is on the target and nothing after it was sent.
-      writeCheckpoint(c.stateDir, {
-        ...identity,
-        clean: true,
-        replid: acked.replid,
-        offset: acked.offset,
-        db: acked.db,
-      });
+    copy?.flush();
+    const at = w?.applied ?? null;
+    if (at)
       log.info(
-        { replid: acked.replid, offset: acked.offset, db: acked.db },
-        'checkpoint written: the next start with this --state-dir continues from here',
+        { replid: at.replid, offset: at.offset, db: at.db, phase: at.phase },
+        at.phase === 'stream'
+          ? 'checkpoint on the target: the next start with this --state-dir continues from here'
+          : 'stopped inside the full copy: the next start copies again',
       );
-    }
     log.info(
       { replid: st.replid, offset: st.offset, ackedOffset: st.ackedOffset, db: st.db },
       'stopped; resume point (replid, acked offset, db)',
@@ -172,18 +225,97 @@ export async function runSync(ctx: RunContext): Promise<number> {
   } catch (err) {
     stats.phase = 'failed';
     progress?.stop();
-    if ((err as { code?: string }).code === 'ERR_RESUME_FULLRESYNC') keepCheckpoint?.();
     throw err;
   } finally {
     if (timer) clearInterval(timer);
     ctx.setProgress(null);
+    copy?.flush();
     await status?.close();
+    await cw?.close();
     await target.close();
   }
 }
 
+/** The source address: --source, or what the Sentinels name (asked on every call). */
+function sourceLocator(c: Config, log: Logger): () => Promise<Endpoint> {
+  if (!c.sourceSentinel) {
+    const e = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
+    return () => Promise.resolve(e);
+  }
+  const sentinels = [c.sourceSentinel];
+  const masterName = c.sourceMasterName!;
+  return async () => {
+    const m = await resolveMaster({ sentinels, masterName });
+    log.info({ master: `${m.host}:${m.port}`, masterName }, 'source master named by Sentinel');
+    return {
+      host: m.host,
+      port: m.port,
+      username: c.sourceUser ?? undefined,
+      password: c.sourcePassword ?? undefined,
+    };
+  };
+}
+
+/** The checkpoint key, read on a side connection (the sink's stays untouched). */
+async function readKey(target: Target, log: Logger): Promise<TargetCheckpoint | null> {
+  const conn = await target.openConnection();
+  try {
+    const k = await readTargetCheckpoint((argv) => conn.call(argv), DEFAULT_CHECKPOINT_KEY, KEY_DB);
+    log.debug({ key: k }, 'checkpoint key read');
+    return k;
+  } finally {
+    await conn.close().catch(() => conn.destroy());
+  }
+}
+
+/**
+ * A full copy over this migration's own earlier writes. `exclusive` (the DBs held nothing else when
+ * it began): empty them first, so keys the source deleted meanwhile do not stay. The key's db is
+ * emptied in one transaction with the "full copy in progress" marker: a crash in between never
+ * leaves a target without its key. Otherwise keys only replace what they find (logged).
+ */
+async function emptyOwnTarget(
+  target: Target,
+  w: CheckpointWriter,
+  dbs: readonly number[],
+  exclusive: boolean,
+  log: Logger,
+): Promise<void> {
+  if (!exclusive) {
+    log.warn(
+      "a new full copy over this migration's earlier writes: the target DBs held other keys when it began, so they are not emptied; keys the source deleted meanwhile may remain (--flush-target empties them)",
+    );
+    return;
+  }
+  const wanted = new Set(dbs);
+  // Only DBs that hold keys (the mapping may name DBs the target does not have).
+  const busy = [...(await target.keyspace())].filter(([db, n]) => n > 0 && wanted.has(db)).map(([db]) => db);
+  const conn = await target.openConnection();
+  try {
+    for (const db of busy) {
+      if (db === KEY_DB) continue;
+      await conn.call(['SELECT', db]);
+      await conn.call(['FLUSHDB']);
+    }
+    await conn.call(['SELECT', KEY_DB]);
+    await conn.call(['MULTI']);
+    if (wanted.has(KEY_DB)) await conn.call(['FLUSHDB']);
+    await conn.call(['SET', DEFAULT_CHECKPOINT_KEY, w.snapshotValue()]);
+    await conn.call(['EXEC']);
+  } finally {
+    await conn.close().catch(() => conn.destroy());
+  }
+  log.warn({ dbs: busy }, 'a new full copy: emptied the target DBs this migration writes to first');
+}
+
+function toPosition(cp: TargetCheckpoint): Position {
+  return { replid: cp.replid!, offset: cp.offset!, db: cp.db ?? 0 };
+}
+
 /** Source failures a reconnect can cure (the link or the server went away, or is still loading). */
 const RECONNECTABLE = new Set([
+  'ERR_SENTINEL_UNREACHABLE',
+  'ERR_SOURCE_TIMEOUT',
   'ERR_SOURCE_LOST',
   'ERR_SOURCE_CONNECTION_LOST',
   'ERR_SOURCE_CONNECT',

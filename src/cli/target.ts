@@ -11,6 +11,7 @@ import { type ConnectOptions, describeEndpoint, parseRedisUrl } from '../net/url
 import type { Logger, RunStats } from '../obs/index.js';
 import type { ServerInfo } from '../net/probe.js';
 import { printableKey, StandaloneSink, type SinkStats } from '../sinks/index.js';
+import type { Writer } from '../sinks/types.js';
 import { probeCaps } from './probe.js';
 
 export interface Endpoint {
@@ -46,7 +47,13 @@ export interface Target {
   sampleKeys(db: number, n: number): Promise<Buffer[]>;
   /** FLUSHDB each of `dbs` that holds keys; returns what each held. Runs before any write. */
   flushDbs(dbs: Iterable<number>): Promise<Map<number, number>>;
-  createSink(log: Logger): StandaloneSink;
+  /**
+   * The sink on the target connection; `wrap` puts a writer between them (the checkpoint writer),
+   * which then owns the connection.
+   */
+  createSink(log: Logger, wrap?: (conn: RedisConnection) => Writer): StandaloneSink;
+  /** A new connection like the sink's (the checkpoint writer's reconnects). */
+  openConnection(): Promise<RedisConnection>;
   updateStats(sink: unknown, stats: RunStats): void;
   close(): Promise<void>;
 }
@@ -125,14 +132,15 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       }
       return flushed;
     },
-    createSink(sinkLog: Logger): StandaloneSink {
-      const sink = new StandaloneSink(conn, caps, sinkOpts);
+    createSink(sinkLog: Logger, wrap?: (conn: RedisConnection) => Writer): StandaloneSink {
+      const sink = new StandaloneSink(wrap ? wrap(conn) : conn, caps, sinkOpts);
       sinkLog.debug(
         { bigKeyBytes: sink.bigKeyBytes, chunkBytes: sink.chunkBytes, restore: sinkOpts.restore },
         'target writer ready',
       );
       return sink;
     },
+    openConnection: () => RedisConnection.connect(opts, 'target'),
     updateStats(sink: unknown, stats: RunStats): void {
       const s = (sink as { stats?: SinkStats }).stats;
       if (!s) return;

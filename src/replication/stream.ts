@@ -68,6 +68,12 @@ export class CommandStream {
     this.maxGroupBytes = opts.maxGroupBytes ?? 64 * 1024 * 1024;
   }
 
+  /**
+   * True while part of the open MULTI has been emitted (a split group): `committed` is then behind
+   * writes already handed on, so no Position may be taken until the EXEC.
+   */
+  splitOpen = false;
+
   /** True while a MULTI has been opened and its EXEC not yet seen. */
   get inMulti(): boolean {
     return this.group !== null;
@@ -113,6 +119,7 @@ export class CommandStream {
       if (argv.length >= 2 && isCommand(argv[1]!, 'getack')) this.o.onGetAck(this.offset);
     } else if (isCommand(name, 'multi')) {
       this.group = [];
+      this.splitOpen = false;
       this.groupDb = this.db;
       this.groupBytes = 0;
       this.groupStart = this.offset - this.dec.lastLength;
@@ -120,6 +127,7 @@ export class CommandStream {
     } else if (isCommand(name, 'exec') && this.group !== null) {
       const g = this.group;
       this.group = null;
+      this.splitOpen = false;
       this.emitGroup(g, this.groupDb, this.offset);
     } else if (isCommand(name, 'publish') && argv.length >= 2 && argv[1]!.equals(SENTINEL_HELLO)) {
       // Sentinel's hello messages are replicated in non-cluster mode; they mean nothing on the target.
@@ -141,7 +149,10 @@ export class CommandStream {
     const g = this.group!;
     this.group = [];
     this.groupBytes = 0;
-    if (g.length > 0) this.groupsSplit++;
+    if (g.length > 0) {
+      this.groupsSplit++;
+      this.splitOpen = true;
+    }
     this.emitGroup(g, this.groupDb, this.groupStart);
   }
 

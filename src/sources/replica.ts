@@ -28,6 +28,11 @@ export interface SourceFilter {
 export interface ReplicaSourceOptions extends ReplicaLinkOptions {
   /** With `resume`: fail with ERR_RESUME_FULLRESYNC unless the source answers +CONTINUE. */
   requireContinue?: boolean;
+  /**
+   * Awaited after the source answered with a full sync (before any of it reaches the sink): the
+   * checkpointed sync empties a target that holds this migration's earlier copy here.
+   */
+  onFullSync?: () => Promise<void>;
   filter?: SourceFilter;
   /** Heartbeat key (lag measurement); false disables both writing and dropping it. */
   heartbeat?: { key?: string; write?: boolean; intervalMs?: number } | false;
@@ -84,6 +89,8 @@ export class ReplicaSource {
   private lastPosition = -1;
   private stopping = false;
   private running: Promise<void> | null = null;
+  /** While idle: wakes the loop when the sink needs draining (it may have failed meanwhile). */
+  private watch: NodeJS.Timeout | null = null;
 
   constructor(sink: Sink, opts: ReplicaSourceOptions) {
     this.sink = sink;
@@ -168,12 +175,21 @@ export class ReplicaSource {
       );
     }
     this.ackedOffset = this.link.ackedOffset;
+    // +CONTINUE: the resume point itself is acknowledged (it was, by the run that made it). Without
+    // this a stop before the first new write left `acked` null, and no resume point was kept.
+    if (sync.mode === 'continue' && this.o.resume)
+      this.acked = { replid: sync.replid, offset: sync.offset, db: this.o.resume.db ?? 0 };
+    else if (this.o.onFullSync) await this.o.onFullSync();
     if (this.o.heartbeat !== false && this.o.heartbeat?.write !== false) this.startHeartbeat();
     if (sync.mode === 'continue') this.beginStream(sync, this.o.resume?.db ?? 0);
     else this.phase = 'waiting-bgsave';
 
     const spool = this.link.spool;
     const piece = this.o.feedChunkBytes ?? 64 * 1024;
+    this.watch = setInterval(() => {
+      if (this.sink.needsDrain) spool.interrupt();
+    }, 250);
+    this.watch.unref();
     while (!this.stopping) {
       const f = spool.shift();
       if (f === null) {
@@ -182,7 +198,9 @@ export class ReplicaSource {
           return;
         }
         // stop() interrupts this wait (no race against a stop promise: that would leave one
-        // reaction behind per idle wait for the whole life of the link).
+        // reaction behind per idle wait for the whole life of the link). So does a sink that
+        // failed while we were idle (the watch timer below): its error must not wait for the next PING.
+        if (this.sink.needsDrain) await this.sink.drain();
         await spool.readable();
         continue;
       }
@@ -247,7 +265,8 @@ export class ReplicaSource {
   /** Everything before the stream's committed offset has been handed to the sink. */
   private position(): void {
     const s = this.stream!;
-    if (s.committed === this.lastPosition || this.link.sync?.mode === 'sync') return;
+    // Part of a split MULTI is out but `committed` is still before it: not a clean point yet.
+    if (s.splitOpen || s.committed === this.lastPosition || this.link.sync?.mode === 'sync') return;
     this.lastPosition = s.committed;
     this.sink.position({ replid: this.link.sync!.replid, offset: s.committed, db: s.db });
   }
@@ -280,6 +299,8 @@ export class ReplicaSource {
   }
 
   private async shutdown(flush: boolean): Promise<void> {
+    if (this.watch) clearInterval(this.watch);
+    this.watch = null;
     if (this.phase === 'stopped') return;
     this.phase = 'stopped';
     await this.writer?.stop();

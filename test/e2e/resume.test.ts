@@ -1,9 +1,10 @@
 /**
- * Resume from the checkpoint in --state-dir (the clean-stop part of issue #6), through the CLI on real
- * servers: SIGTERM, writes on the source meanwhile (INCR counters and RPUSH sequences show any lost or
- * doubled write), restart → partial sync (the source's sync_partial_ok rises, sync_full does not) and
- * target == source. After a kill -9 the next start refuses to guess and --flush-target copies again; a
- * source whose backlog no longer holds the checkpoint is refused with its own error.
+ * Resume from the checkpoint (issue #6), through the CLI on real servers: with --state-dir the
+ * checkpoint key on the target says which writes it holds. SIGTERM or kill -9, writes on the source
+ * meanwhile (INCR counters and RPUSH sequences show any lost or doubled write), restart → partial sync
+ * (the source's sync_partial_ok rises, sync_full does not) and target == source. A source whose
+ * backlog no longer holds the checkpoint gets a new full copy (the old one emptied first: a key
+ * deleted meanwhile does not stay); a target that lost its key is refused.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { runWriteLoad, seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 
 const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
+const CHECKPOINT_KEY = 'replicant:checkpoint';
 const servers: TestServer[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
@@ -40,7 +42,7 @@ async function waitEqual(src: TestServer, dst: TestServer): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const r = await compareServers(src.client, dst.client, {
-      ignoreKeys: [HEARTBEAT],
+      ignoreKeys: [HEARTBEAT, CHECKPOINT_KEY],
       ignoreEntriesRead: true,
     });
     if (r.diffs.length === 0) return;
@@ -64,8 +66,19 @@ async function counters(s: TestServer, round: number): Promise<void> {
   await p.exec();
 }
 
+/** Until replicant is an online replica of `src` (the resume done). */
+async function waitOnline(src: TestServer): Promise<void> {
+  for (let i = 0; i < 200 && !/slave0:.*state=online/.test(await src.client.info('replication')); i++)
+    await new Promise((r) => setTimeout(r, 50));
+}
+
+async function key(dst: TestServer): Promise<{ phase: string; offset: number | null } | null> {
+  const v = await dst.client.get(CHECKPOINT_KEY);
+  return v === null ? null : JSON.parse(v);
+}
+
 describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
-  it('SIGTERM, writes meanwhile, restart: partial sync, no write lost or doubled', async () => {
+  it('SIGTERM, writes meanwhile, restart: partial sync, no write lost or doubled (twice)', async () => {
     const src = await server();
     const dst = await server();
     const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
@@ -80,9 +93,12 @@ describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
     (await a.child).kill('SIGTERM');
     const ra = await a.done;
     expect(ra.code, ra.stderr).toBe(0);
+    // The key on the target and its copy in --state-dir agree on the resume point.
+    const k = await key(dst);
+    expect(k).toMatchObject({ phase: 'stream', source: `127.0.0.1:${src.port}`, exclusive: true });
+    expect(typeof k!.offset).toBe('number'); // 0 when no write reached the stream yet
     const ck = JSON.parse(readFileSync(path.join(state, 'replicant-checkpoint.json'), 'utf8'));
-    expect(ck).toMatchObject({ clean: true, source: `127.0.0.1:${src.port}` });
-    expect(ck.offset).toBeGreaterThan(0);
+    expect(ck).toMatchObject({ version: 2, checkpoint: { phase: 'stream', offset: k!.offset } });
 
     await counters(src, 2); // while replicant is stopped
     const before = await stats(src);
@@ -95,13 +111,26 @@ describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
     expect(after.full).toBe(before.full);
     expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
     expect(await dst.client.llen('seq')).toBe(600);
+    // Stopped right after the resume, before any new write: the resume point is kept all the same.
     (await b.child).kill('SIGTERM');
     const rb = await b.done;
     expect(rb.code, rb.stderr).toBe(0);
-    expect(rb.stderr).toMatch(/resuming from the checkpoint/);
+    expect(rb.stderr).toMatch(/resuming from the checkpoint on the target/);
+    const c = start(args);
+    await waitOnline(src);
+    (await c.child).kill('SIGTERM');
+    expect((await c.done).code).toBe(0);
+    await counters(src, 4);
+    const d = start(args);
+    await waitEqual(src, dst);
+    expect(await stats(src)).toEqual({ full: before.full, partial: before.partial + 3 });
+    expect(await dst.client.llen('seq')).toBe(800);
+    expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
+    (await d.child).kill('SIGTERM');
+    expect((await d.done).code).toBe(0);
   });
 
-  it('after kill -9: refuses to guess; --flush-target copies again', async () => {
+  it('after kill -9 in the stream phase: the next start continues by partial sync, exact', async () => {
     const src = await server();
     const dst = await server();
     const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
@@ -109,27 +138,43 @@ describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
     await seedAllTypes(src.client, { dbs: [0] });
     const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
     const a = start(args);
+    await counters(src, 1);
     await waitEqual(src, dst);
+    for (let i = 0; i < 100 && (await key(dst))?.phase !== 'stream'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    // Killed in the middle of a write load: some transactions in flight.
+    const load = (async () => {
+      for (let round = 2; round <= 6; round++) await counters(src, round);
+    })();
+    await new Promise((r) => setTimeout(r, 20));
     (await a.child).kill('SIGKILL');
     await a.done;
-    const r = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
-    expect(r.code).toBe(2);
-    const e = parseCliError(r.stderr)!;
-    expect(e.code).toBe('ERR_CHECKPOINT_UNCLEAN');
-    expect(e.hint).toMatch(/--flush-target/);
-    await counters(src, 1);
-    const b = start([...args, '--flush-target']);
+    await load;
+    const before = await stats(src);
+    const b = start(args);
+    await counters(src, 7);
     await waitEqual(src, dst);
+    const after = await stats(src);
+    expect(after.partial).toBe(before.partial + 1);
+    expect(after.full).toBe(before.full);
+    expect(await dst.client.llen('seq')).toBe(7 * 200);
+    expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
+    for (let i = 0; i < 10; i++)
+      expect(await dst.client.get(`ctr:${i}`)).toBe(await src.client.get(`ctr:${i}`));
     (await b.child).kill('SIGTERM');
-    expect((await b.done).code).toBe(0);
+    const rb = await b.done;
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stderr).toMatch(/resuming from the checkpoint on the target/);
   });
 
-  it('a source whose backlog no longer holds the checkpoint: its own error, nothing written', async () => {
+  it('a source whose backlog no longer holds the checkpoint: a new full copy, nothing doubled or left over', async () => {
     const src = await server({ 'repl-backlog-size': '16kb' });
     const dst = await server();
     const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
     dirs.push(state);
     await src.client.set('k', 'v');
+    await src.client.set('gone', 'soon');
+    await counters(src, 1);
     const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
     const a = start(args);
     await waitEqual(src, dst);
@@ -137,13 +182,42 @@ describe.skipIf(!cliBuilt())('resume from a checkpoint', () => {
     expect((await a.done).code).toBe(0);
     await src.client.set('big', 'x'.repeat(64 * 1024)); // pushes the checkpoint out of the 16 KB backlog
     await src.client.set('big2', 'y'.repeat(64 * 1024));
+    await src.client.del('gone'); // a full copy over the old one must not leave it behind
+    await counters(src, 2);
+    const before = await stats(src);
+    const b = start(args);
+    await waitEqual(src, dst);
+    expect(await dst.client.exists('gone')).toBe(0);
+    expect(await dst.client.llen('seq')).toBe(400);
+    expect(await dst.client.lrange('seq', 0, -1)).toEqual(await src.client.lrange('seq', 0, -1));
+    expect((await stats(src)).full).toBe(before.full + 1);
+    (await b.child).kill('SIGTERM');
+    const rb = await b.done;
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(rb.stderr).toMatch(/a new full copy: emptied the target DBs/);
+  });
+
+  it('a target that lost its checkpoint key under a --state-dir: refused, --flush-target copies again', async () => {
+    const src = await server();
+    const dst = await server();
+    const state = mkdtempSync(path.join(os.tmpdir(), 'replicant-state-'));
+    dirs.push(state);
+    await counters(src, 1);
+    const args = ['--source', src.url, '--target', dst.url, '--state-dir', state];
+    const a = start(args);
+    await waitEqual(src, dst);
+    for (let i = 0; i < 100 && (await key(dst))?.phase !== 'stream'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1200)); // the state-dir copy is refreshed once a second
+    (await a.child).kill('SIGTERM');
+    expect((await a.done).code).toBe(0);
+    await dst.client.flushall();
     const r = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
     expect(r.code).toBe(2);
-    expect(parseCliError(r.stderr)!.code).toBe('ERR_RESUME_FULLRESYNC');
-    expect(await dst.client.exists('big')).toBe(0);
-    // Nothing was written, so the checkpoint stays as it was: the same answer again, not "unclean".
-    const again = await runCli([...args, '--no-progress'], { timeoutMs: 30_000 });
-    expect(parseCliError(again.stderr)!.code).toBe('ERR_RESUME_FULLRESYNC');
+    const e = parseCliError(r.stderr)!;
+    expect(e.code).toBe('ERR_CHECKPOINT_MISSING_ON_TARGET');
+    expect(e.hint).toMatch(/--flush-target/);
+    expect(e.hasStack).toBe(false);
     const b = start([...args, '--flush-target']);
     await waitEqual(src, dst);
     (await b.child).kill('SIGTERM');
