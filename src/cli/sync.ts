@@ -70,6 +70,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   }));
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
+  /** Set once the source runs: a failed run still prints what it did before the error. */
+  let refreshStats: (() => void) | null = null;
   try {
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
@@ -148,6 +150,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
       stats.spoolBytes = s.spoolBytes;
       target.updateStats(sink.inner, stats);
     };
+    refreshStats = refresh;
     // Stats are pulled twice a second (not pushed per record): the data path stays free of it.
     timer = setInterval(refresh, 500);
     timer.unref();
@@ -223,8 +226,14 @@ export async function runSync(ctx: RunContext): Promise<number> {
     );
     return 0;
   } catch (err) {
-    stats.phase = 'failed';
     progress?.stop();
+    if (refreshStats) {
+      // What reached the target before the error (skipped keys by reason included), then the error.
+      refreshStats();
+      stats.finishedAtMs = Date.now();
+      process.stderr.write(summaryText(stats, 'sync failed'));
+    }
+    stats.phase = 'failed';
     throw err;
   } finally {
     if (timer) clearInterval(timer);

@@ -146,5 +146,7 @@ describe.skipIf(!cliBuilt() || !runnable)('module values through a live sync', (
     expect(e.code).toBe('ERR_TARGET_UNSUPPORTED');
     expect(e.message).toMatch(/JSON\.SET, a module command/);
     expect(e.hint).toMatch(/MODULE LOAD/);
+    // The failed run still says what it did before the error.
+    expect(r.stderr).toMatch(/sync failed in [\s\S]*skipped: module:ReJSON-RL\s+20\b/);
   });
 });
