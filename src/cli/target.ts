@@ -12,6 +12,7 @@ import type { Logger, RunStats } from '../obs/index.js';
 import type { ServerInfo } from '../net/probe.js';
 import { printableKey, StandaloneSink, type SinkStats } from '../sinks/index.js';
 import { probeCaps } from './probe.js';
+import { openClusterTarget } from './target-cluster.js';
 
 export interface Endpoint {
   host: string;
@@ -65,7 +66,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
   const conn = await RedisConnection.connect(opts, 'target');
   let caps: ServerInfo;
   try {
-    caps = await probeCaps(conn, address);
+    caps = await probeCaps(conn, address, true);
   } catch (err) {
     conn.destroy();
     throw err;
@@ -82,6 +83,8 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     hashFieldTtl: c.hashFieldTtl,
     classify: classifyReplyError,
   };
+  // A cluster node: slot routing over one connection per master (src/cli/target-cluster.ts).
+  if (caps.clusterEnabled) return openClusterTarget(c, log, { opts, conn, caps, address, sinkOpts });
   const keyspace = async (): Promise<Map<number, number>> => {
     // Read again (not the probe's copy): the check must see the target as it is now.
     const info = String(await conn.call(['INFO', 'keyspace']));
@@ -133,33 +136,36 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       );
       return sink;
     },
-    updateStats(sink: unknown, stats: RunStats): void {
-      const s = (sink as { stats?: SinkStats }).stats;
-      if (!s) return;
-      let restored = 0;
-      let rewritten = 0;
-      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
-        restored += s.restored[t];
-        rewritten += s.rewritten[t];
-      }
-      // Strings sent as SET/MSET count as rewritten in the sink; the summary shows them on their own row.
-      const set = s.rewriteReasons['string-set'] ?? 0;
-      stats.writesRestore = restored;
-      stats.writesRewrite = rewritten - set;
-      stats.writesSet = set;
-      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
-        const w = stats.writesByType[t];
-        w.restore = s.restored[t];
-        w.set = t === 'string' ? set : 0;
-        w.rewrite = s.rewritten[t] - w.set;
-      }
-      for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
-      stats.functions = s.functions;
-      // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).
-      stats.keysWritten = s.keysWritten;
-    },
+    updateStats: updateSinkStats,
     async close(): Promise<void> {
       if (!conn.closed) await conn.close().catch(() => conn.destroy());
     },
   };
+}
+
+/** The sink's counters → the run's stats (the summary, /status, /metrics read those). */
+export function updateSinkStats(sink: unknown, stats: RunStats): void {
+  const s = (sink as { stats?: SinkStats }).stats;
+  if (!s) return;
+  let restored = 0;
+  let rewritten = 0;
+  for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+    restored += s.restored[t];
+    rewritten += s.rewritten[t];
+  }
+  // Strings sent as SET/MSET count as rewritten in the sink; the summary shows them on their own row.
+  const set = s.rewriteReasons['string-set'] ?? 0;
+  stats.writesRestore = restored;
+  stats.writesRewrite = rewritten - set;
+  stats.writesSet = set;
+  for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+    const w = stats.writesByType[t];
+    w.restore = s.restored[t];
+    w.set = t === 'string' ? set : 0;
+    w.rewrite = s.rewritten[t] - w.set;
+  }
+  for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
+  stats.functions = s.functions;
+  // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).
+  stats.keysWritten = s.keysWritten;
 }

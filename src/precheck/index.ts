@@ -346,10 +346,9 @@ class Checker {
       );
     if (!t.clusterEnabled) return;
     this.add(
-      'error',
+      'info',
       'TARGET_CLUSTER',
-      'the target is a cluster node: cluster targets are not supported yet',
-      'migrate into a standalone server for now',
+      `the target is a cluster node: writes are routed by slot; MULTI groups and multi-key commands whose keys span slots ${this.c.crossSlot === 'split' ? 'are applied command by command, not atomically (--cross-slot split)' : 'stop the run (ERR_CROSS_SLOT) unless --cross-slot split'}`,
     );
     const filter = new DbFilter({ dbs: this.c.dbs, dbMap: this.c.dbMap });
     const mapped = sourceDbs.filter((db) => filter.map(db) !== null && filter.map(db) !== 0);

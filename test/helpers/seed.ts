@@ -166,6 +166,11 @@ export interface WriteLoadOptions {
   prefix?: string;
   /** The source's version: commands it lacks (LMOVE, XAUTOCLAIM < 6.2) are not sent. Default 7.0. */
   serverVersion?: number;
+  /**
+   * Cluster-friendly keys: `<prefix>{<n>}:<type>`, so the multi-key commands of one op share a slot,
+   * and every MULTI batch uses one `n` (a transaction a cluster can run). Default false.
+   */
+  clusterSafe?: boolean;
 }
 
 export interface WriteLoadResult {
@@ -273,9 +278,12 @@ export async function runWriteLoad(client: Redis, opts: WriteLoadOptions = {}): 
       // SELECT inside the batch: exercises SELECT in the stream (and inside MULTI for every 5th batch).
       m.select(db);
       const n = Math.min(batch, total - res.ops);
+      const batchSlot = opts.clusterSafe ? r() % space : 0;
       for (let i = 0; i < n; i++) {
-        const slot = r() % space;
-        const key = (t: string) => `${p}${t}:${slot}`;
+        const slot = opts.clusterSafe && useMulti ? batchSlot : r() % space;
+        const key = opts.clusterSafe
+          ? (t: string) => `${p}{${slot}}:${t}`
+          : (t: string) => `${p}${t}:${slot}`;
         const [name, op] = ops[r() % ops.length]!;
         op(m, r, key);
         res.byCommand[name] = (res.byCommand[name] ?? 0) + 1;
