@@ -346,7 +346,7 @@ class Checker {
       );
     if (!t.clusterEnabled) return;
     this.add(
-      'info',
+      this.c.crossSlot === 'split' ? 'warn' : 'info',
       'TARGET_CLUSTER',
       `the target is a cluster node: writes are routed by slot; MULTI groups and multi-key commands whose keys span slots ${this.c.crossSlot === 'split' ? 'are applied command by command, not atomically (--cross-slot split)' : 'stop the run (ERR_CROSS_SLOT) unless --cross-slot split'}`,
     );

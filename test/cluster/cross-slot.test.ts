@@ -1,0 +1,129 @@
+/**
+ * Cross-slot writes from a standalone source's stream into a 3-master cluster (one per file), through
+ * the built CLI: a MULTI group whose keys span slots stops the run with ERR_CROSS_SLOT by default (exit
+ * 2, the hint naming --cross-slot split, nothing of the group applied); with `--cross-slot split` it is
+ * applied command by command and counted, and DEL/MSET across slots are split by slot: 0 diffs.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
+import { copyKeys, flattenCluster, startCluster, type TestCluster, until } from '../helpers/cluster.js';
+import { compareServers } from '../helpers/compare.js';
+import { freePort, startRedis, type TestServer } from '../helpers/server.js';
+
+const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
+let cluster: TestCluster;
+const servers: TestServer[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function server(config: Record<string, string> = {}): Promise<TestServer> {
+  const s = await startRedis(config);
+  servers.push(s);
+  return s;
+}
+
+function startSync(args: string[]): { child: Promise<ChildProcess>; done: Promise<CliResult> } {
+  let resolveChild!: (c: ChildProcess) => void;
+  const child = new Promise<ChildProcess>((r) => {
+    resolveChild = r;
+  });
+  const done = runCli([...args, '--no-progress'], { onSpawn: resolveChild, timeoutMs: 120_000 });
+  return { child, done };
+}
+
+async function status(port: number): Promise<Record<string, unknown> & { cluster?: Record<string, number> }> {
+  return (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Record<string, unknown>;
+}
+
+async function slotOf(key: string): Promise<number> {
+  return Number(await cluster.masters[0]!.client.call('CLUSTER', 'KEYSLOT', key));
+}
+
+async function clusterGet(key: string): Promise<string | null> {
+  for (const m of await cluster.currentMasters()) {
+    const v = await m.client.get(key).catch(() => null);
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+describe.skipIf(!cliBuilt())('cluster target, cross-slot writes', () => {
+  it('a cross-slot MULTI stops the run with ERR_CROSS_SLOT by default', async () => {
+    const src = await server({ 'repl-diskless-sync-delay': '0' });
+    await src.client.set('before', '1');
+    expect(await slotOf('tx:a')).not.toBe(await slotOf('tx:b'));
+    const port = await freePort();
+    const run = startSync([
+      '--source',
+      src.url,
+      '--target',
+      cluster.url,
+      '--flush-target',
+      '--status-port',
+      String(port),
+    ]);
+    await until(async () => (await status(port)).phase === 'stream', 20_000, 'stream phase');
+    await until(async () => (await clusterGet('before')) === '1', 10_000, 'snapshot key');
+    await src.client.multi().set('tx:a', '1').set('tx:b', '2').exec();
+    const out = await run.done;
+    expect(out.code).toBe(2);
+    const e = parseCliError(out.stderr);
+    expect(e?.code, out.stderr.slice(-1500)).toBe('ERR_CROSS_SLOT');
+    expect(e?.hint).toMatch(/--cross-slot split/);
+    expect(e?.hasStack).toBe(false);
+    // Nothing of the group reached the cluster.
+    expect(await clusterGet('tx:a')).toBeNull();
+    expect(await clusterGet('tx:b')).toBeNull();
+  }, 60_000);
+
+  it('--cross-slot split applies it command by command (counted); DEL and MSET across slots are split: 0 diffs', async () => {
+    const src = await server({ 'repl-diskless-sync-delay': '0' });
+    await src.client.mset('del:1', 'x', 'del:2', 'y', 'del:3', 'z', 'keep', 'k');
+    const port = await freePort();
+    const run = startSync([
+      '--source',
+      src.url,
+      '--target',
+      cluster.url,
+      '--flush-target',
+      '--cross-slot',
+      'split',
+      '--status-port',
+      String(port),
+    ]);
+    await until(async () => (await status(port)).phase === 'stream', 20_000, 'stream phase');
+    await until(async () => (await clusterGet('keep')) === 'k', 10_000, 'snapshot key');
+    await src.client.multi().set('tx:a', '1').incr('tx:n').rpush('tx:list', 'a', 'b').set('tx:b', '2').exec();
+    await src.client.del('del:1', 'del:2', 'del:3');
+    await src.client.mset('m:1', 'a', 'm:2', 'b', 'm:3', 'c', 'm:4', 'd');
+    await src.client.multi().set('{same}:a', '1').set('{same}:b', '2').exec();
+    await src.client.set('last', 'z');
+    await until(async () => (await clusterGet('last')) === 'z', 15_000, 'last write');
+    const st = await status(port);
+    (await run.child).kill('SIGTERM');
+    const out = await run.done;
+    expect(out.code, out.stderr.slice(-1500)).toBe(0);
+
+    const a = await server();
+    const b = await server();
+    await copyKeys(src.client, a.client);
+    await flattenCluster(cluster, b.client);
+    const res = await compareServers(a.client, b.client, {
+      ignoreKeys: [HEARTBEAT],
+      functions: false,
+      dbs: [0],
+    });
+    expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
+    expect(res.keysCompared).toBeGreaterThanOrEqual(10);
+    expect(st.cluster?.crossSlotSplit).toBe(1);
+    expect(st.cluster?.splitCommands).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+});
