@@ -14,6 +14,7 @@ import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
+import { isClusterSource, runClusterSync } from './sync-cluster.js';
 import { endpointOf, openTarget } from './target.js';
 
 export async function runSync(ctx: RunContext): Promise<number> {
@@ -22,6 +23,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const stats = newRunStats('sync');
   const filters = buildFilters(c);
   const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
+  // A cluster source: one pipeline per shard (src/cli/sync-cluster.ts).
+  if (await isClusterSource(src)) return runClusterSync(ctx, src);
 
   stats.phase = 'connecting';
   // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
@@ -205,7 +208,7 @@ function range256(): number[] {
 }
 
 /** Sink pass-through that counts snapshot keys by type and applies --skip-functions. */
-class CountingSink implements Sink {
+export class CountingSink implements Sink {
   constructor(
     readonly inner: Sink,
     private readonly stats: RunStats,

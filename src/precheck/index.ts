@@ -339,10 +339,9 @@ class Checker {
   cluster(s: ServerInfo | null, t: ServerInfo, sourceDbs: number[]): void {
     if (s?.clusterEnabled)
       this.add(
-        'error',
+        'info',
         'SOURCE_CLUSTER',
-        'the source is a cluster node: cluster sources are not supported yet',
-        'migrate each shard as a standalone source for now',
+        `the source is a cluster node: one replica link per shard${this.c.preferReplica ? ' (from a replica of each shard)' : ''}; no --state-dir checkpoint for a cluster source`,
       );
     if (!t.clusterEnabled) return;
     this.add(

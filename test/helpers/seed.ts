@@ -171,6 +171,8 @@ export interface WriteLoadOptions {
    * and every MULTI batch uses one `n` (a transaction a cluster can run). Default false.
    */
   clusterSafe?: boolean;
+  /** With clusterSafe: only tags `n` for which this is true are used (e.g. the slots one master owns). */
+  acceptTag?: (n: number) => boolean;
 }
 
 export interface WriteLoadResult {
@@ -278,9 +280,15 @@ export async function runWriteLoad(client: Redis, opts: WriteLoadOptions = {}): 
       // SELECT inside the batch: exercises SELECT in the stream (and inside MULTI for every 5th batch).
       m.select(db);
       const n = Math.min(batch, total - res.ops);
-      const batchSlot = opts.clusterSafe ? r() % space : 0;
+      const accept = opts.acceptTag ?? (() => true);
+      const pick = (): number => {
+        let t = r() % space;
+        for (let k = 0; k < space && !accept(t); k++) t = (t + 1) % space;
+        return t;
+      };
+      const batchSlot = opts.clusterSafe ? pick() : 0;
       for (let i = 0; i < n; i++) {
-        const slot = opts.clusterSafe && useMulti ? batchSlot : r() % space;
+        const slot = opts.clusterSafe && useMulti ? batchSlot : opts.clusterSafe ? pick() : r() % space;
         const key = opts.clusterSafe
           ? (t: string) => `${p}{${slot}}:${t}`
           : (t: string) => `${p}${t}:${slot}`;
