@@ -123,7 +123,6 @@ function refuseUnbuilt(c: Config): void {
       '--source-sentinel / --source-master-name',
       'pass --source with the current master',
     ],
-    [c.preferReplica, '--prefer-replica', 'point --source at the replica you want to read from'],
   ];
   for (const [given, flag, fix] of unbuilt) {
     if (given) throw new ReplicantError('ERR_NOT_IMPLEMENTED', `${flag} is not available yet`, { hint: fix });

@@ -5,6 +5,7 @@
  * or until a fatal error (exit 2).
  */
 import { readCheckpoint, resumePoint, writeCheckpoint } from '../checkpoint/index.js';
+import { ConfigError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
@@ -25,6 +26,11 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const src = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
   // A cluster source: one pipeline per shard (src/cli/sync-cluster.ts).
   if (await isClusterSource(src)) return runClusterSync(ctx, src);
+  if (c.preferReplica)
+    throw new ConfigError(
+      '--prefer-replica applies to a cluster source only',
+      'point --source at the replica you want to read from',
+    );
 
   stats.phase = 'connecting';
   // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
