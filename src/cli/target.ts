@@ -5,6 +5,7 @@
  * through here, so restore.ts and sync.ts stay orchestration only.
  */
 import type { Config } from '../config/index.js';
+import { DbFilter } from '../filters/db.js';
 import { classifyReplyError } from '../net/errors.js';
 import { RedisConnection } from '../net/connection.js';
 import { type ConnectOptions, describeEndpoint, parseRedisUrl } from '../net/url.js';
@@ -60,6 +61,22 @@ function connectOptions(c: Config): ConnectOptions {
   return o;
 }
 
+/**
+ * Several source DBs mapped into one target DB (`--db-map 1:0`, a cluster target): in report mode the
+ * target DBs start empty, so a key the target already has during the copy came from another source DB.
+ */
+function mergesDbs(c: Config): boolean {
+  const f = new DbFilter({ dbs: c.dbs, dbMap: c.dbMap });
+  const seen = new Set<number>();
+  for (let db = 0; db < 256; db++) {
+    const t = f.map(db);
+    if (t === null) continue;
+    if (seen.has(t)) return true;
+    seen.add(t);
+  }
+  return false;
+}
+
 export async function openTarget(c: Config, log: Logger): Promise<Target> {
   const opts = connectOptions(c);
   const address = describeEndpoint(opts);
@@ -76,7 +93,12 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     'target probed',
   );
   const sinkOpts = {
-    onConflict: c.onConflict === 'skip' ? ('skip' as const) : ('overwrite' as const),
+    onConflict:
+      c.onConflict === 'skip'
+        ? ('skip' as const)
+        : c.onConflict === 'report' && mergesDbs(c)
+          ? ('error' as const)
+          : ('overwrite' as const),
     bigKeyBytes: c.bigKeyBytes,
     restore: c.noRestore ? ('never' as const) : ('auto' as const),
     skipFunctions: c.skipFunctions,

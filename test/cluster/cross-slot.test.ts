@@ -5,6 +5,7 @@
  * applied command by command and counted, and DEL/MSET across slots are split by slot: 0 diffs.
  */
 import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
 import { copyKeys, flattenCluster, startCluster, type TestCluster, until } from '../helpers/cluster.js';
@@ -54,6 +55,88 @@ async function clusterGet(key: string): Promise<string | null> {
   }
   return null;
 }
+
+describe.skipIf(!cliBuilt())('several source DBs into a cluster', () => {
+  it('keys colliding across DBs mapped to 0 stop the copy (ERR_DB_COLLISION); overwrite: last DB wins; skip: first', async () => {
+    const src = await server();
+    await src.client.set('dup', 'from-db0');
+    await src.client.set('only0', 'x');
+    const c1 = src.client.duplicate({ db: 1 });
+    await c1.set('dup', 'from-db1');
+    await c1.set('only1', 'y');
+    c1.disconnect();
+    await src.client.save();
+    const rdb = path.join(src.dir, 'dump.rdb');
+    const flush = async () => {
+      for (const m of await cluster.currentMasters()) await m.client.flushall();
+    };
+    await flush();
+    const refused = await runCli([
+      'restore',
+      '--rdb',
+      rdb,
+      '--target',
+      cluster.url,
+      '--db-map',
+      '1:0',
+      '--no-progress',
+    ]);
+    expect(refused.code).toBe(2);
+    const e = parseCliError(refused.stderr);
+    expect(e?.code, refused.stderr).toBe('ERR_DB_COLLISION');
+    expect(e?.message).toMatch(/"dup"/);
+    expect(e?.hint).toMatch(/--on-conflict overwrite/);
+
+    await flush();
+    const over = await runCli([
+      'restore',
+      '--rdb',
+      rdb,
+      '--target',
+      cluster.url,
+      '--db-map',
+      '1:0',
+      '--on-conflict',
+      'overwrite',
+      '--no-progress',
+    ]);
+    expect(over.code, over.stderr).toBe(0);
+    expect(await clusterGet('dup')).toBe('from-db1');
+    expect(await clusterGet('only0')).toBe('x');
+    expect(await clusterGet('only1')).toBe('y');
+
+    await flush();
+    const skip = await runCli([
+      'restore',
+      '--rdb',
+      rdb,
+      '--target',
+      cluster.url,
+      '--db-map',
+      '1:0',
+      '--on-conflict',
+      'skip',
+      '--no-progress',
+    ]);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect(await clusterGet('dup')).toBe('from-db0');
+    expect(await clusterGet('only1')).toBe('y');
+  }, 60_000);
+
+  it('without --db-map, keys in DB 1 refuse a cluster target before writing (precheck CLUSTER_DBS)', async () => {
+    const src = await server();
+    const c1 = src.client.duplicate({ db: 1 });
+    await c1.set('k1', 'v');
+    c1.disconnect();
+    for (const m of await cluster.currentMasters()) await m.client.flushall();
+    const r = await runCli(['--source', src.url, '--target', cluster.url, '--no-progress'], {
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--db-map 1:0/);
+    expect(await clusterGet('k1')).toBeNull();
+  }, 60_000);
+});
 
 describe.skipIf(!cliBuilt())('cluster target, cross-slot writes', () => {
   it('a cross-slot MULTI stops the run with ERR_CROSS_SLOT by default', async () => {
