@@ -79,7 +79,7 @@ export function keySpec(argv: CommandArg[]): KeySpec {
     return { kind: KS.FIXED, keys };
   }
   // Container commands: the key follows the subcommand.
-  if (n === 'xgroup' || n === 'object')
+  if (n === 'xgroup' || n === 'object' || n === 'xinfo' || n === 'memory')
     return argv.length > 2 ? { kind: KS.ONE, keys: [2] } : { kind: KS.NONE, keys: [] };
   if (TWO.has(n)) return { kind: KS.FIXED, keys: [1, 2] };
   if (FROM1.has(n)) return { kind: KS.FIXED, keys: range(1, argv.length) };

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
 import { copyKeys, flattenCluster, startCluster, type TestCluster, until } from '../helpers/cluster.js';
 import { compareServers } from '../helpers/compare.js';
+import { seedAllTypes } from '../helpers/seed.js';
 import { freePort, startRedis, type TestServer } from '../helpers/server.js';
 
 const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
@@ -136,6 +137,56 @@ describe.skipIf(!cliBuilt())('several source DBs into a cluster', () => {
     expect(r.stderr).toMatch(/--db-map 1:0/);
     expect(await clusterGet('k1')).toBeNull();
   }, 60_000);
+});
+
+describe.skipIf(!cliBuilt())('verify with a cluster side', () => {
+  it('standalone vs cluster (and back): equal copies pass, a changed key is found and repaired', async () => {
+    const src = await server();
+    await seedAllTypes(src.client, { dbs: [0] });
+    await src.client.save();
+    for (const m of await cluster.currentMasters()) await m.client.flushall();
+    const r = await runCli([
+      'restore',
+      '--rdb',
+      path.join(src.dir, 'dump.rdb'),
+      '--target',
+      cluster.url,
+      '--no-progress',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const verify = (a: string, b: string, extra: string[] = []) =>
+      runCli(['verify', '--source', a, '--target', b, '--json', '--round-delay', '100ms', ...extra], {
+        timeoutMs: 60_000,
+      });
+    type J = { equal: boolean; totals: Record<string, number>; dbs: { checked: number }[] };
+    const ok = await verify(src.url, cluster.url);
+    expect(ok.code, ok.stderr).toBe(0);
+    const j = JSON.parse(ok.stdout) as J;
+    expect(j.totals).toEqual({ missing: 0, extra: 0, type: 0, value: 0, ttl: 0 });
+    expect(j.dbs.reduce((n, d) => n + d.checked, 0)).toBeGreaterThan(20);
+    // The cluster as the source: every master scanned.
+    const back = await verify(cluster.url, src.url);
+    expect(back.code, back.stderr).toBe(0);
+    expect((JSON.parse(back.stdout) as J).dbs.reduce((n, d) => n + d.checked, 0)).toBe(
+      j.dbs.reduce((n, d) => n + d.checked, 0),
+    );
+
+    // One changed string and one extra key on the cluster.
+    const str: string[] = [];
+    for (const k of await src.client.keys('*')) if ((await src.client.type(k)) === 'string') str.push(k);
+    const victim = str.sort()[0]!;
+    for (const m of await cluster.currentMasters()) await m.client.set(victim, 'changed').catch(() => {});
+    for (const m of await cluster.currentMasters()) await m.client.set('extra:{x}', '1').catch(() => {});
+    const bad = await verify(src.url, cluster.url);
+    expect(bad.code).toBe(1);
+    const bj = JSON.parse(bad.stdout) as J;
+    expect(bj.totals.value).toBe(1);
+    expect(bj.totals.extra).toBe(1);
+    const fixed = await verify(src.url, cluster.url, ['--repair', '--delete-extra']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await clusterGet(victim)).toBe(await src.client.get(victim));
+    expect(await clusterGet('extra:{x}')).toBeNull();
+  }, 90_000);
 });
 
 describe.skipIf(!cliBuilt())('cluster target, cross-slot writes', () => {
