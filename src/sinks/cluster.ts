@@ -32,6 +32,7 @@ import { RedisConnection } from '../net/connection.js';
 import type { ConnectOptions } from '../net/url.js';
 import { type CommandArg, encodeCommand } from '../resp/index.js';
 import { commandName, KS, keyArg, keySpec } from './cluster-keys.js';
+import { copyArgs } from './copy.js';
 import type { ReplyCallback, Writer } from './types.js';
 
 /** Counters shown in /status (`cluster`). */
@@ -78,6 +79,8 @@ class Req {
   parts = 0;
   sum = 0;
   arr: unknown[] | null = null;
+  /** Not in the send-order queue: a step of a cross-slot emulation, answered to `cb` at once. */
+  direct = false;
   constructor(
     readonly cb: ReplyCallback | null,
     readonly mode: number,
@@ -316,11 +319,49 @@ export class ClusterWriter implements Writer {
       this.submit(this.unit(slots.values().next().value ?? 0, [encodeCommand(argv)], req));
       return;
     }
+    if (this.split && EMULATED.has(name)) {
+      this.emulate(copyArgs([...argv], null), req);
+      return;
+    }
     this.settle(
       req,
       crossSlotError(`${name.toUpperCase()} touches keys in ${slots.size} slots`, this.split),
       null,
     );
+  }
+
+  /**
+   * `--cross-slot split`: a two-key command across slots done as its steps (read one key, write the
+   * other), not atomically. It runs alone: everything before it is answered first, everything after
+   * waits until it is done, so no other write to either key can come between its steps.
+   */
+  private emulate(argv: CommandArg[], req: Req): void {
+    this.stats.crossSlotSplit++;
+    this.held.push({
+      exclusive: true,
+      run: () => {
+        this.barrier++;
+        this.live++;
+        void emulateCommand(argv, (slot, cmd) => this.step(slot, cmd)).then(([err, reply]) => {
+          this.settle(req, err, reply);
+          this.live--;
+          this.barrier--;
+          this.tryRelease();
+        });
+      },
+    });
+    this.tryRelease();
+  }
+
+  /** One command of an emulation, routed and retried like any other, past the barrier. */
+  private step(slot: number, argv: CommandArg[]): Promise<[Error | null, unknown]> {
+    return new Promise((resolve) => {
+      const r = new Req((err, reply) => resolve([err, reply]), M_ONE, null, 0);
+      r.direct = true;
+      const u = this.unit(slot, [encodeCommand(argv)], r);
+      this.bytes += u.bytes;
+      this.dispatchNew(u);
+    });
   }
 
   private select(argv: CommandArg[], req: Req): void {
@@ -801,6 +842,10 @@ export class ClusterWriter implements Writer {
 
   private complete(req: Req): void {
     req.done = true;
+    if (req.direct) {
+      req.cb!(req.err, req.reply);
+      return;
+    }
     const p = req.parent;
     if (p !== null) {
       p.arr![req.parentIdx] = req.err ?? req.reply;
@@ -857,6 +902,69 @@ export class ClusterWriter implements Writer {
 
 function noop(): void {}
 
+/** Cross-slot commands `--cross-slot split` can apply as steps. */
+const EMULATED = new Set([
+  'rename',
+  'renamenx',
+  'copy',
+  'smove',
+  'lmove',
+  'blmove',
+  'rpoplpush',
+  'brpoplpush',
+]);
+
+type Step = (slot: number, argv: CommandArg[]) => Promise<[Error | null, unknown]>;
+
+/** The steps of one EMULATED command; resolves with what the command itself would have answered. */
+async function emulateCommand(argv: CommandArg[], step: Step): Promise<[Error | null, unknown]> {
+  const n = commandName(argv[0]);
+  const a = keyArg(argv, 1);
+  const b = keyArg(argv, 2);
+  const sa = keySlot(a);
+  const sb = keySlot(b);
+  const busy = (e: Error | null) => e instanceof ServerReplyError && e.prefix === 'BUSYKEY';
+  if (n === 'rename' || n === 'renamenx' || n === 'copy') {
+    const replace =
+      n === 'rename' || (n === 'copy' && argv.slice(3).some((x) => commandName(x) === 'replace'));
+    if (n === 'copy' && argv.slice(3).some((x) => commandName(x) === 'db'))
+      return [crossSlotError('COPY … DB into a cluster', true), null];
+    const [de, dump] = await step(sa, ['DUMP', a]);
+    if (de !== null) return [de, null];
+    if (dump === null) return n === 'copy' ? [null, 0] : [new ServerReplyError('ERR no such key'), null];
+    const [, pttl] = await step(sa, ['PTTL', a]);
+    const ttl = Number(pttl);
+    const [re] = await step(sb, [
+      'RESTORE',
+      b,
+      ttl > 0 ? ttl : 0,
+      dump as Buffer,
+      ...(replace ? ['REPLACE'] : []),
+    ]);
+    if (busy(re)) return [null, 0];
+    if (re !== null) return [re, null];
+    if (n !== 'copy') {
+      const [e] = await step(sa, ['DEL', a]);
+      if (e !== null) return [e, null];
+    }
+    return [null, n === 'rename' ? 'OK' : 1];
+  }
+  if (n === 'smove') {
+    const [e, removed] = await step(sa, ['SREM', a, argv[3]!]);
+    if (e !== null || removed === 0) return [e, e === null ? 0 : null];
+    const [e2] = await step(sb, ['SADD', b, argv[3]!]);
+    return [e2, e2 === null ? 1 : null];
+  }
+  // LMOVE/BLMOVE src dst LEFT|RIGHT LEFT|RIGHT, RPOPLPUSH/BRPOPLPUSH src dst.
+  const pair = n === 'lmove' || n === 'blmove';
+  const from = pair ? commandName(argv[3]) : 'right';
+  const to = pair ? commandName(argv[4]) : 'left';
+  const [e, v] = await step(sa, [from === 'left' ? 'LPOP' : 'RPOP', a]);
+  if (e !== null || v === null) return [e, null];
+  const [e2] = await step(sb, [to === 'left' ? 'LPUSH' : 'RPUSH', b, v as Buffer]);
+  return [e2, e2 === null ? v : null];
+}
+
 function anySlot(owner: (Node | null)[]): number {
   for (let s = 0; s < SLOTS; s++) if (owner[s] !== null) return s;
   return 0;
@@ -868,7 +976,7 @@ export function crossSlotError(what: string, split: boolean): ReplicantError {
     `${what}; a cluster runs a transaction or multi-key command only within one slot`,
     {
       hint: split
-        ? 'this command cannot be split without changing its meaning (RENAME/SMOVE/*STORE/LMOVE/COPY/EVAL across slots): hash-tag the keys on the source ({tag}) so they share a slot'
+        ? 'this command has no non-atomic form here (*STORE, BITOP, PFMERGE, MSETNX, multi-key EVAL/FCALL across slots; RENAME/COPY/SMOVE/LMOVE are applied as steps): hash-tag the keys on the source ({tag}) so they share a slot'
         : 'rerun with --cross-slot split to apply such groups command by command (not atomically; counted as crossSlotSplit in /status), or hash-tag the keys on the source ({tag})',
     },
   );
