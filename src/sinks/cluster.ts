@@ -937,7 +937,7 @@ async function emulateCommand(argv: CommandArg[], step: Step): Promise<[Error | 
     const [re] = await step(sb, [
       'RESTORE',
       b,
-      ttl > 0 ? ttl : 0,
+      Math.max(0, ttl),
       dump as Buffer,
       ...(replace ? ['REPLACE'] : []),
     ]);
