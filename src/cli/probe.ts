@@ -27,7 +27,8 @@ export async function probeCaps(
       hint: 'cluster targets are not supported by this command yet; use a standalone target',
     });
   }
-  if (info.role === 'slave' || info.role === 'replica') {
+  // A cluster replica is a fine seed: the writes go to the masters the slot map names.
+  if ((info.role === 'slave' || info.role === 'replica') && !(info.clusterEnabled && allowCluster)) {
     throw new ReplicantError('ERR_TARGET_READONLY', `target ${address} is a replica (read-only)`, {
       hint: 'point --target at its primary',
     });

@@ -18,6 +18,7 @@ import {
   startCluster,
   type TestCluster,
   copyKeys,
+  until,
 } from '../helpers/cluster.js';
 import { compareServers, type Diff } from '../helpers/compare.js';
 import { runWriteLoad, SEED_FUNCTION_LIBRARY, seedAllTypes } from '../helpers/seed.js';
@@ -189,5 +190,53 @@ describe.skipIf(!cliBuilt())('cluster target', () => {
     expect(status.cluster!.moved + status.cluster!.ask).toBeGreaterThan(0);
     expect(status.cluster!.refreshes).toBeGreaterThan(0);
     console.log('cluster target counters', JSON.stringify(status.cluster));
+  }, 150_000);
+
+  it('a target master killed (SIGKILL) mid-sync: writes wait for its replica to take over, then land; no abort, 0 diffs', async () => {
+    await flushCluster();
+    const src = await server({ 'repl-diskless-sync-delay': '0' });
+    await seedAllTypes(src.client, { dbs: [0], prefix: 'k:' });
+    const statusPort = await freePort();
+    const run = startSync([
+      '--source',
+      src.url,
+      '--target',
+      cluster.url,
+      '--status-port',
+      String(statusPort),
+    ]);
+    const status = async () =>
+      (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as {
+        phase: string;
+        cluster?: { connectionRetries: number; clusterdown: number; refreshes: number; moved: number };
+      };
+    await until(async () => (await status()).phase === 'stream', 30_000, 'stream phase').catch(async (e) => {
+      const early = await Promise.race([run.done, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+      throw new Error(`${e}: ${early?.stderr.slice(-2000)}`);
+    });
+    await runWriteLoad(src.client, { ops: 2000, dbs: [0], prefix: 'k:', seed: 21, clusterSafe: true });
+    let res = await waitEqual(src, [0]);
+    expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
+    // A master with a live replica, its writes replicated: then it dies.
+    const masters = await cluster.currentMasters();
+    const victim = masters.find((m) => cluster.nodes.some((n) => n !== m && n.proc.exitCode === null))!;
+    await victim.client.call('WAIT', 1, 5000);
+    victim.client.on('error', () => {}); // its test client reconnects in vain from now on
+    victim.proc.kill('SIGKILL');
+    await new Promise((r) => victim.proc.once('exit', r));
+    // Writes for every shard while the dead one has no master yet.
+    await runWriteLoad(src.client, { ops: 2000, dbs: [0], prefix: 'k:', seed: 22, clusterSafe: true });
+    await cluster.waitOk(30_000);
+    res = await waitEqual(src, [0], 60_000);
+    const st = await status();
+    const exited = await Promise.race([run.done, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+    expect(exited, exited?.stderr.slice(-3000)).toBeNull();
+    (await run.child).kill('SIGTERM');
+    const out = await run.done;
+    expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
+    expect(out.code, out.stderr.slice(-2000)).toBe(0);
+    expect(st.cluster!.connectionRetries + st.cluster!.clusterdown).toBeGreaterThan(0);
+    expect(st.cluster!.refreshes).toBeGreaterThan(0);
+    console.log('dead master counters', JSON.stringify(st.cluster));
   }, 150_000);
 });
