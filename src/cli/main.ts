@@ -123,7 +123,6 @@ function refuseUnbuilt(c: Config): void {
       `--source-sentinel / --source-master-name with ${c.command}`,
       'pass --source with the current master (Sentinel is followed by sync only)',
     ],
-    [c.preferReplica, '--prefer-replica', 'point --source at the replica you want to read from'],
   ];
   for (const [given, flag, fix] of unbuilt) {
     if (given) throw new ReplicantError('ERR_NOT_IMPLEMENTED', `${flag} is not available yet`, { hint: fix });

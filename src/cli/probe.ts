@@ -7,7 +7,11 @@ import { ReplicantError } from '../errors.js';
 import type { RedisConnection } from '../net/connection.js';
 import { probeServer, type ServerInfo } from '../net/probe.js';
 
-export async function probeCaps(conn: RedisConnection, address: string): Promise<ServerInfo> {
+export async function probeCaps(
+  conn: RedisConnection,
+  address: string,
+  allowCluster = false,
+): Promise<ServerInfo> {
   const info = await probeServer(conn);
   if (info.versionNum === 0) {
     throw new ReplicantError(
@@ -18,12 +22,13 @@ export async function probeCaps(conn: RedisConnection, address: string): Promise
       },
     );
   }
-  if (info.clusterEnabled) {
+  if (info.clusterEnabled && !allowCluster) {
     throw new ReplicantError('ERR_TARGET_CLUSTER', `target ${address} is a cluster node`, {
       hint: 'cluster targets are not supported by this command yet; use a standalone target',
     });
   }
-  if (info.role === 'slave' || info.role === 'replica') {
+  // A cluster replica is a fine seed: the writes go to the masters the slot map names.
+  if ((info.role === 'slave' || info.role === 'replica') && !(info.clusterEnabled && allowCluster)) {
     throw new ReplicantError('ERR_TARGET_READONLY', `target ${address} is a replica (read-only)`, {
       hint: 'point --target at its primary',
     });

@@ -23,6 +23,7 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
+import { ConfigError, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { Logger } from '../obs/index.js';
@@ -34,6 +35,7 @@ import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
+import { isClusterSource, runClusterSync } from './sync-cluster.js';
 import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
 
 /** The target db of the checkpoint key. */
@@ -49,6 +51,13 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const c: Config = ctx.config.sourceSentinel
     ? { ...ctx.config, source: `redis://${src.host}:${src.port}` }
     : ctx.config;
+  // A cluster source: one pipeline per shard (src/cli/sync-cluster.ts).
+  if (!ctx.config.sourceSentinel && (await isClusterSource(src))) return runClusterSync(ctx, src);
+  if (c.preferReplica)
+    throw new ConfigError(
+      '--prefer-replica applies to a cluster source only',
+      'point --source at the replica you want to read from',
+    );
   const filters = buildFilters(c);
 
   // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
@@ -75,6 +84,12 @@ export async function runSync(ctx: RunContext): Promise<number> {
   try {
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
+    if (c.stateDir && target.caps.clusterEnabled)
+      throw new ReplicantError(
+        'ERR_CONFIG',
+        '--state-dir (checkpoint and resume) does not cover a cluster target yet',
+        { hint: 'leave out --state-dir: a run into a cluster starts with a full copy' },
+      );
     if (c.stateDir) {
       const dir = c.stateDir;
       copy = new StateCopyWriter(dir, { ...identity, key: DEFAULT_CHECKPOINT_KEY, keyDb: KEY_DB });
@@ -350,7 +365,7 @@ function range256(): number[] {
 }
 
 /** Sink pass-through that counts snapshot keys by type and applies --skip-functions. */
-class CountingSink implements Sink {
+export class CountingSink implements Sink {
   constructor(
     readonly inner: Sink,
     private readonly stats: RunStats,

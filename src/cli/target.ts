@@ -5,6 +5,7 @@
  * through here, so restore.ts and sync.ts stay orchestration only.
  */
 import type { Config } from '../config/index.js';
+import { DbFilter } from '../filters/db.js';
 import { classifyReplyError } from '../net/errors.js';
 import { RedisConnection } from '../net/connection.js';
 import { type ConnectOptions, describeEndpoint, parseRedisUrl } from '../net/url.js';
@@ -13,6 +14,7 @@ import type { ServerInfo } from '../net/probe.js';
 import { printableKey, StandaloneSink, type SinkStats } from '../sinks/index.js';
 import type { Writer } from '../sinks/types.js';
 import { probeCaps } from './probe.js';
+import { openClusterTarget } from './target-cluster.js';
 
 export interface Endpoint {
   host: string;
@@ -66,13 +68,29 @@ function connectOptions(c: Config): ConnectOptions {
   return o;
 }
 
+/**
+ * Several source DBs mapped into one target DB (`--db-map 1:0`, a cluster target): in report mode the
+ * target DBs start empty, so a key the target already has during the copy came from another source DB.
+ */
+function mergesDbs(c: Config): boolean {
+  const f = new DbFilter({ dbs: c.dbs, dbMap: c.dbMap });
+  const seen = new Set<number>();
+  for (let db = 0; db < 256; db++) {
+    const t = f.map(db);
+    if (t === null) continue;
+    if (seen.has(t)) return true;
+    seen.add(t);
+  }
+  return false;
+}
+
 export async function openTarget(c: Config, log: Logger): Promise<Target> {
   const opts = connectOptions(c);
   const address = describeEndpoint(opts);
   const conn = await RedisConnection.connect(opts, 'target');
   let caps: ServerInfo;
   try {
-    caps = await probeCaps(conn, address);
+    caps = await probeCaps(conn, address, true);
   } catch (err) {
     conn.destroy();
     throw err;
@@ -82,13 +100,20 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
     'target probed',
   );
   const sinkOpts = {
-    onConflict: c.onConflict === 'skip' ? ('skip' as const) : ('overwrite' as const),
+    onConflict:
+      c.onConflict === 'skip'
+        ? ('skip' as const)
+        : c.onConflict === 'report' && mergesDbs(c)
+          ? ('error' as const)
+          : ('overwrite' as const),
     bigKeyBytes: c.bigKeyBytes,
     restore: c.noRestore ? ('never' as const) : ('auto' as const),
     skipFunctions: c.skipFunctions,
     hashFieldTtl: c.hashFieldTtl,
     classify: classifyReplyError,
   };
+  // A cluster node: slot routing over one connection per master (src/cli/target-cluster.ts).
+  if (caps.clusterEnabled) return openClusterTarget(c, log, { opts, conn, caps, address, sinkOpts });
   const keyspace = async (): Promise<Map<number, number>> => {
     // Read again (not the probe's copy): the check must see the target as it is now.
     const info = String(await conn.call(['INFO', 'keyspace']));
@@ -141,33 +166,36 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       return sink;
     },
     openConnection: () => RedisConnection.connect(opts, 'target'),
-    updateStats(sink: unknown, stats: RunStats): void {
-      const s = (sink as { stats?: SinkStats }).stats;
-      if (!s) return;
-      let restored = 0;
-      let rewritten = 0;
-      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
-        restored += s.restored[t];
-        rewritten += s.rewritten[t];
-      }
-      // Strings sent as SET/MSET count as rewritten in the sink; the summary shows them on their own row.
-      const set = s.rewriteReasons['string-set'] ?? 0;
-      stats.writesRestore = restored;
-      stats.writesRewrite = rewritten - set;
-      stats.writesSet = set;
-      for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
-        const w = stats.writesByType[t];
-        w.restore = s.restored[t];
-        w.set = t === 'string' ? set : 0;
-        w.rewrite = s.rewritten[t] - w.set;
-      }
-      for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
-      stats.functions = s.functions;
-      // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).
-      stats.keysWritten = s.keysWritten;
-    },
+    updateStats: updateSinkStats,
     async close(): Promise<void> {
       if (!conn.closed) await conn.close().catch(() => conn.destroy());
     },
   };
+}
+
+/** The sink's counters → the run's stats (the summary, /status, /metrics read those). */
+export function updateSinkStats(sink: unknown, stats: RunStats): void {
+  const s = (sink as { stats?: SinkStats }).stats;
+  if (!s) return;
+  let restored = 0;
+  let rewritten = 0;
+  for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+    restored += s.restored[t];
+    rewritten += s.rewritten[t];
+  }
+  // Strings sent as SET/MSET count as rewritten in the sink; the summary shows them on their own row.
+  const set = s.rewriteReasons['string-set'] ?? 0;
+  stats.writesRestore = restored;
+  stats.writesRewrite = rewritten - set;
+  stats.writesSet = set;
+  for (const t of Object.keys(s.restored) as (keyof SinkStats['restored'])[]) {
+    const w = stats.writesByType[t];
+    w.restore = s.restored[t];
+    w.set = t === 'string' ? set : 0;
+    w.rewrite = s.rewritten[t] - w.set;
+  }
+  for (const [reason, n] of Object.entries(s.skipped)) stats.skipped[reason] = n;
+  stats.functions = s.functions;
+  // Keys whose last write the target acknowledged (conflict-skipped keys are not counted).
+  stats.keysWritten = s.keysWritten;
 }

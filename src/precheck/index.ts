@@ -339,17 +339,15 @@ class Checker {
   cluster(s: ServerInfo | null, t: ServerInfo, sourceDbs: number[]): void {
     if (s?.clusterEnabled)
       this.add(
-        'error',
+        'info',
         'SOURCE_CLUSTER',
-        'the source is a cluster node: cluster sources are not supported yet',
-        'migrate each shard as a standalone source for now',
+        `the source is a cluster node: one replica link per shard${this.c.preferReplica ? ' (from a replica of each shard)' : ''}; no --state-dir checkpoint for a cluster source`,
       );
     if (!t.clusterEnabled) return;
     this.add(
-      'error',
+      this.c.crossSlot === 'split' ? 'warn' : 'info',
       'TARGET_CLUSTER',
-      'the target is a cluster node: cluster targets are not supported yet',
-      'migrate into a standalone server for now',
+      `the target is a cluster node: writes are routed by slot; MULTI groups and multi-key commands whose keys span slots ${this.c.crossSlot === 'split' ? 'are applied command by command, not atomically (--cross-slot split)' : 'stop the run (ERR_CROSS_SLOT) unless --cross-slot split'}`,
     );
     const filter = new DbFilter({ dbs: this.c.dbs, dbMap: this.c.dbMap });
     const mapped = sourceDbs.filter((db) => filter.map(db) !== null && filter.map(db) !== 0);

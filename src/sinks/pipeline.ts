@@ -73,7 +73,18 @@ export class WritePipeline {
     private readonly classify: ((err: Error) => ReplyClass) | undefined,
     /** Called when an EXISTS says the key is on the target (the sink stops feeding that key). */
     private readonly onConflict: (keyId: number) => void,
+    /**
+     * A key found on the target is an error, not a skip (several source DBs mapped into one target DB
+     * in report mode: the target DB was empty, so the key came from another source DB).
+     */
+    private readonly conflictError: ((key: Buffer | null, db: number) => ReplicantError) | null = null,
   ) {}
+
+  /** A snapshot key already on the target: counted as skipped, or (conflictError) the run's failure. */
+  private conflict(e: Entry): void {
+    if (this.conflictError !== null) this.fail(this.conflictError(e.key, e.db), null);
+    else countSkipped(this.stats, 'conflict');
+  }
 
   get needsDrain(): boolean {
     return this.failure !== null || this.gated || this.writer.needsDrain;
@@ -238,7 +249,7 @@ export class WritePipeline {
       case K.RESTORE_NX:
         if (err instanceof ServerReplyError && err.prefix === 'BUSYKEY') {
           this.stats.restored[e.type!]--;
-          countSkipped(this.stats, 'conflict');
+          this.conflict(e);
           this.dropKeyId = e.keyId;
           return;
         }
@@ -246,7 +257,7 @@ export class WritePipeline {
       case K.SET_NX:
         if (err === null && reply === null) {
           this.stats.rewritten[e.type!]--;
-          countSkipped(this.stats, 'conflict');
+          this.conflict(e);
           this.dropKeyId = e.keyId;
           return;
         }
@@ -260,7 +271,7 @@ export class WritePipeline {
         }
         if (err instanceof ServerReplyError && err.prefix === 'BUSYKEY') {
           this.stats.restored.module--;
-          countSkipped(this.stats, 'conflict');
+          this.conflict(e);
           this.dropKeyId = e.keyId;
           return;
         }
@@ -282,7 +293,7 @@ export class WritePipeline {
   private openGate(e: Entry, exists: boolean): void {
     if (exists) {
       this.stats.rewritten[e.type!]--;
-      countSkipped(this.stats, 'conflict');
+      this.conflict(e);
       this.dropKeyId = e.keyId;
       this.onConflict(e.keyId);
     }

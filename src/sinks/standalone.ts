@@ -134,9 +134,15 @@ export class StandaloneSink implements Sink {
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
     this.bigKeyBytes = Math.max(1024, Math.min(opts.bigKeyBytes ?? 64 * MiB, maxArg));
     this.chunkBytes = Math.max(1024, Math.min(opts.chunkBytes ?? 8 * MiB, this.bigKeyBytes));
-    this.pipe = new WritePipeline(writer, this.stats, opts.classify ?? classifyReplyError, (id) => {
-      if (id === this.keyId && this.state !== SKIP) this.dropKey();
-    });
+    this.pipe = new WritePipeline(
+      writer,
+      this.stats,
+      opts.classify ?? classifyReplyError,
+      (id) => {
+        if (id === this.keyId && this.state !== SKIP) this.dropKey();
+      },
+      opts.onConflict === 'error' ? collisionError : null,
+    );
     const v = caps.versionNum;
     const valkey = caps.family === 'valkey';
     this.rewriter = new Rewriter(
@@ -679,4 +685,15 @@ export class StandaloneSink implements Sink {
     this.collectRaw = false;
     this.fast = false;
   }
+}
+
+/** Report mode with several source DBs mapped into one target DB: a key the target already has. */
+function collisionError(key: Buffer | null, db: number): ReplicantError {
+  return new ReplicantError(
+    'ERR_DB_COLLISION',
+    `key "${key === null ? '?' : printableKey(key)}" exists in more than one source DB mapped into target DB ${db}`,
+    {
+      hint: 'keys with the same name in source DBs mapped together collide: --on-conflict overwrite (the last DB copied wins) or skip (the first wins), or map the DBs apart',
+    },
+  );
 }

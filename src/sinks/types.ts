@@ -50,8 +50,12 @@ export interface ReplyClass {
 }
 
 export interface StandaloneSinkOptions {
-  /** 'overwrite' replaces target keys; 'skip' leaves existing keys and counts them. Default 'overwrite'. */
-  onConflict?: 'overwrite' | 'skip';
+  /**
+   * 'overwrite' replaces target keys; 'skip' leaves existing keys and counts them; 'error' writes like
+   * 'skip' but a key found on the target stops the run with ERR_DB_COLLISION (several source DBs
+   * mapped into one target DB that was empty: the key came from another source DB). Default 'overwrite'.
+   */
+  onConflict?: 'overwrite' | 'skip' | 'error';
   /** Raw value size above which a key is streamed as chunked commands. Default 64 MiB, capped below protoMaxBulkLen. */
   bigKeyBytes?: number;
   /** Elements per rewrite command. Default 512. */

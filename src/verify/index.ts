@@ -25,6 +25,8 @@ import { decodeDumpPayload } from '../rdb/index.js';
 import { DEFAULT_HEARTBEAT_KEY } from '../replication/heartbeat.js';
 import type { CommandArg, RespValue } from '../resp/index.js';
 import { StandaloneSink } from '../sinks/index.js';
+import { ClusterWriter } from '../sinks/cluster.js';
+import { ClusterReader } from './cluster.js';
 import { compareKeys, type DiffKind, type KeyDiff } from './compare.js';
 import { pipeline } from './pipe.js';
 
@@ -161,19 +163,11 @@ export class Verifier {
     }
     try {
       [this.srcInfo, this.dstInfo] = await Promise.all([probeServer(this.src), probeServer(this.dst)]);
-      for (const [side, info] of [
-        ['source', this.srcInfo],
-        ['target', this.dstInfo],
-      ] as const) {
-        if (info.clusterEnabled)
-          throw new ReplicantError(
-            'ERR_VERIFY_CLUSTER',
-            `the ${side} is a cluster node; verify compares standalone servers`,
-            {
-              hint: 'verify each shard against its counterpart for now, or use a standalone pair',
-            },
-          );
-      }
+      // A cluster side is read through one connection per master, key commands routed by slot.
+      if (this.srcInfo.clusterEnabled)
+        this.src = (await ClusterReader.open(this.o.source, this.src, 'source')).asConnection();
+      if (this.dstInfo.clusterEnabled)
+        this.dst = (await ClusterReader.open(this.o.target, this.dst, 'target')).asConnection();
       const before = await this.stats();
       const pairs = this.dbPairs();
       const result: VerifyResult = {
@@ -411,10 +405,12 @@ export class Verifier {
     result.repair = rep;
     // The sink gets its own connection: it tracks the DB it SELECTed itself.
     const conn = await RedisConnection.connect({ ...this.o.target, name: 'replicant-repair' }, 'target');
+    // A cluster target: the repair writes are routed by slot, as a sync's are.
+    const writer = this.dstInfo.clusterEnabled ? await ClusterWriter.open(this.o.target, conn) : conn;
     const toCheck: FoundDiff[] = [];
     const left: FoundDiff[] = [];
     try {
-      const sink = new StandaloneSink(conn, this.dstInfo, { onConflict: 'overwrite' });
+      const sink = new StandaloneSink(writer, this.dstInfo, { onConflict: 'overwrite' });
       const byDb = new Map<number, FoundDiff[]>();
       for (const d of diffs) byDb.set(d.db, [...(byDb.get(d.db) ?? []), d]);
       for (const [db, list] of byDb) {
@@ -468,7 +464,8 @@ export class Verifier {
         'repair written; checking the repaired keys',
       );
     } finally {
-      await conn.close().catch(() => conn.destroy());
+      if (writer instanceof ClusterWriter) await writer.close();
+      else await conn.close().catch(() => conn.destroy());
     }
     const still = await this.recheck(toCheck, result);
     const stillSet = new Set(still.map((d) => `${d.db}:${d.key.toString('latin1')}`));

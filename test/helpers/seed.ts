@@ -166,6 +166,13 @@ export interface WriteLoadOptions {
   prefix?: string;
   /** The source's version: commands it lacks (LMOVE, XAUTOCLAIM < 6.2) are not sent. Default 7.0. */
   serverVersion?: number;
+  /**
+   * Cluster-friendly keys: `<prefix>{<n>}:<type>`, so the multi-key commands of one op share a slot,
+   * and every MULTI batch uses one `n` (a transaction a cluster can run). Default false.
+   */
+  clusterSafe?: boolean;
+  /** With clusterSafe: only tags `n` for which this is true are used (e.g. the slots one master owns). */
+  acceptTag?: (n: number) => boolean;
 }
 
 export interface WriteLoadResult {
@@ -273,9 +280,18 @@ export async function runWriteLoad(client: Redis, opts: WriteLoadOptions = {}): 
       // SELECT inside the batch: exercises SELECT in the stream (and inside MULTI for every 5th batch).
       m.select(db);
       const n = Math.min(batch, total - res.ops);
+      const accept = opts.acceptTag ?? (() => true);
+      const pick = (): number => {
+        let t = r() % space;
+        for (let k = 0; k < space && !accept(t); k++) t = (t + 1) % space;
+        return t;
+      };
+      const batchSlot = opts.clusterSafe ? pick() : 0;
       for (let i = 0; i < n; i++) {
-        const slot = r() % space;
-        const key = (t: string) => `${p}${t}:${slot}`;
+        const slot = opts.clusterSafe && useMulti ? batchSlot : opts.clusterSafe ? pick() : r() % space;
+        const key = opts.clusterSafe
+          ? (t: string) => `${p}{${slot}}:${t}`
+          : (t: string) => `${p}${t}:${slot}`;
         const [name, op] = ops[r() % ops.length]!;
         op(m, r, key);
         res.byCommand[name] = (res.byCommand[name] ?? 0) + 1;
