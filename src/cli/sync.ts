@@ -253,9 +253,10 @@ export async function runSync(ctx: RunContext): Promise<number> {
   } finally {
     if (timer) clearInterval(timer);
     ctx.setProgress(null);
-    copy?.flush();
     await status?.close();
     await cw?.close();
+    // After the writer's close: replies that arrive while it closes still move the checkpoint.
+    copy?.flush();
     await target.close();
   }
 }
