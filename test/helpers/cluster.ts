@@ -86,7 +86,8 @@ export async function startCluster(
         }
         if (opts.replicas) {
           for (const r of rs.flat()) {
-            if (r.proc.exitCode !== null) continue;
+            // A killed node (exitCode stays null after a signal) is not waited for.
+            if (r.proc.exitCode !== null || r.proc.signalCode !== null) continue;
             const repl = await r.client.info('replication');
             if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return false;
           }
