@@ -10,7 +10,8 @@
  *
  * DB selection, mapping and --match work as in sync/restore (src/filters): source DB s is compared
  * with target DB map(s); target keys in the mapped DBs that the source lacks are "extra" (not looked
- * for in --sample mode). The heartbeat key lives only on the source and is never compared.
+ * for in --sample mode). The heartbeat keys live only on the source and the checkpoint key only on the
+ * target: neither is compared.
  *
  * Repair copies a key from the source with DUMP and feeds it through the same StandaloneSink a sync
  * uses (RESTORE when the target takes the payload, else rewritten with commands, TTL kept), so it
@@ -22,6 +23,7 @@ import { DbFilter, KeyMatcher } from '../filters/index.js';
 import { type ConnectOptions, probeServer, RedisConnection, type ServerInfo } from '../net/index.js';
 import type { Logger } from '../obs/index.js';
 import { decodeDumpPayload } from '../rdb/index.js';
+import { DEFAULT_CHECKPOINT_KEY } from '../checkpoint/target-key.js';
 import { DEFAULT_HEARTBEAT_KEY } from '../replication/heartbeat.js';
 import type { CommandArg, RespValue } from '../resp/index.js';
 import { StandaloneSink } from '../sinks/index.js';
@@ -45,7 +47,10 @@ export interface VerifyOptions {
   ttlToleranceMs: number;
   repair: boolean;
   deleteExtra: boolean;
-  /** Key names never compared (default: the heartbeat key). */
+  /**
+   * Key names never compared. Default: the heartbeat key, a cluster source's per-shard heartbeat keys
+   * (`<heartbeat>{hbN}`) and the checkpoint key a `--state-dir` run keeps on the target.
+   */
   ignoreKeys?: readonly Buffer[];
   /** Keys per pipelined batch. Default 512. */
   batchKeys?: number;
@@ -131,19 +136,27 @@ export class Verifier {
   private readonly filter: DbFilter;
   private readonly matcher: KeyMatcher | null;
   private readonly ignore: Buffer[];
+  private readonly hbShard: Buffer | null;
   private readonly batch: number;
 
   constructor(private readonly o: VerifyOptions) {
     this.filter = new DbFilter({ dbs: o.dbs ?? null, dbMap: o.dbMap ?? null });
     const m = o.match ? new KeyMatcher(o.match) : null;
     this.matcher = m && !m.all ? m : null;
-    this.ignore = [...(o.ignoreKeys ?? [Buffer.from(DEFAULT_HEARTBEAT_KEY)])];
+    this.ignore = [
+      ...(o.ignoreKeys ?? [Buffer.from(DEFAULT_HEARTBEAT_KEY), Buffer.from(DEFAULT_CHECKPOINT_KEY)]),
+    ];
+    this.hbShard = o.ignoreKeys ? null : Buffer.from(`${DEFAULT_HEARTBEAT_KEY}{hb`);
     this.batch = o.batchKeys ?? 512;
   }
 
   private wanted(key: Buffer): boolean {
     if (this.matcher && !this.matcher.matches(key)) return false;
     for (const k of this.ignore) if (k.equals(key)) return false;
+    // A cluster source's per-shard heartbeat keys: `<heartbeat>{hbN}` (src/cli/sync-cluster.ts).
+    if (this.hbShard && key.length > this.hbShard.length && key[key.length - 1] === 0x7d) {
+      if (key.subarray(0, this.hbShard.length).equals(this.hbShard)) return false;
+    }
     return true;
   }
 

@@ -139,6 +139,24 @@ describe.skipIf(!cliBuilt())('replicant verify', () => {
     );
   });
 
+  it("replicant's own keys are not differences: heartbeats on the source, the checkpoint key on the target", async () => {
+    const src = await server();
+    const dst = await server();
+    await seedAllTypes(src.client, { dbs: [0] });
+    await nativeCopy(src, dst);
+    await src.client.set('DTS_REDIS_TIMESTAMP_HEARTBEAT', '1');
+    await src.client.set('DTS_REDIS_TIMESTAMP_HEARTBEAT{hb2}', '1'); // a cluster source's shard heartbeat
+    await dst.client.set('replicant:checkpoint', '{}');
+    await dst.client.set('DTS_REDIS_TIMESTAMP_HEARTBEAT{hb2}x', '1'); // not one of ours: an extra key
+    const seen = await verify(src, dst, ['--rounds', '1']);
+    expect(seen.j.totals).toEqual({ missing: 0, extra: 1, type: 0, value: 0, ttl: 0 });
+    rmSync(seen.j.report!, { force: true });
+    const r = await verify(src, dst, ['--repair', '--delete-extra', '--rounds', '1']);
+    expect(r.j.repair).toMatchObject({ deleted: 1 });
+    expect(await dst.client.exists('replicant:checkpoint')).toBe(1); // never deleted by --delete-extra
+    expect(await dst.client.exists('DTS_REDIS_TIMESTAMP_HEARTBEAT{hb2}x')).toBe(0);
+  });
+
   it('1M keys, N injected differences of each kind: exactly N each; --repair fixes all but extra; --delete-extra the rest', async () => {
     const src = await server();
     const dst = await server();
