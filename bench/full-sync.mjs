@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // bench/full-sync: seconds for replicant to migrate N keys (full sync, live mode) ÷ seconds of a native
 // replica (REPLICAOF) full sync of the same data, measured in the same run; plus replicant's peak RSS.
-// Usage: npm run build && node bench/full-sync.mjs [--keys 1000000] [--value-bytes 32]
+// Usage: npm run build && node bench/full-sync.mjs [--keys 1000000] [--value-bytes 32] [--target-cluster N]
+// --target-cluster N: replicant writes into an N-master cluster instead of one server (the baseline stays a
+// native replica full sync of the same source).
 // Prints one JSON line. Needs redis-server and redis-cli on PATH (or REPLICANT_REDIS_SERVER).
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startCluster } from '../scripts/lib/cluster.mjs';
 import { cpuSeconds, sleep, startRedisServer } from '../scripts/lib/servers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -19,6 +22,7 @@ const opt = (name, def) => {
 };
 const KEYS = opt('keys', 1_000_000);
 const VALUE_BYTES = opt('value-bytes', 32);
+const TARGET_CLUSTER = opt('target-cluster', 0);
 
 const servers = [];
 const pids = new Map();
@@ -84,8 +88,24 @@ async function nativeSync(srcPort) {
 }
 
 async function replicantSync(srcPort) {
-  const port = await startServer();
-  const serverCpu0 = cpuSeconds(pids.get(port));
+  let port;
+  let targetUrl;
+  let dbsize;
+  let targetPids;
+  if (TARGET_CLUSTER > 0) {
+    const c = await startCluster(TARGET_CLUSTER);
+    servers.push(c);
+    targetUrl = c.url;
+    dbsize = c.dbsize;
+    targetPids = c.nodes.map((n) => n.pid);
+  } else {
+    port = await startServer();
+    targetUrl = `redis://127.0.0.1:${port}`;
+    dbsize = () => Number(cli(port, 'DBSIZE'));
+    targetPids = [pids.get(port)];
+  }
+  const targetCpuNow = () => targetPids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const serverCpu0 = targetCpuNow();
   const t0 = performance.now();
   // REPLICANT_BENCH_NODE_ARGS: extra node flags for the replicant process (e.g. --cpu-prof).
   const nodeArgs = (process.env.REPLICANT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -97,7 +117,7 @@ async function replicantSync(srcPort) {
       '--source',
       `redis://127.0.0.1:${srcPort}`,
       '--target',
-      `redis://127.0.0.1:${port}`,
+      targetUrl,
       '--no-progress',
       '--log-level',
       'warn',
@@ -122,7 +142,7 @@ async function replicantSync(srcPort) {
     if (child.exitCode !== null) throw new Error(`replicant exited early (${child.exitCode}): ${stderr}`);
     sampleRss();
     // The heartbeat key is filtered, so DBSIZE reaching KEYS means the snapshot is in.
-    if (Number(cli(port, 'DBSIZE')) >= KEYS) {
+    if (dbsize() >= KEYS) {
       seconds = (performance.now() - t0) / 1000;
       break;
     }
@@ -130,7 +150,7 @@ async function replicantSync(srcPort) {
   }
   sampleRss();
   const cpu = cpuSeconds(child.pid);
-  const targetCpu = cpuSeconds(pids.get(port)) - serverCpu0;
+  const targetCpu = targetCpuNow() - serverCpu0;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
@@ -148,6 +168,7 @@ try {
   console.log(
     JSON.stringify({
       bench: 'full-sync',
+      target: TARGET_CLUSTER > 0 ? `cluster of ${TARGET_CLUSTER} masters` : 'standalone',
       keys: KEYS,
       value_bytes: VALUE_BYTES,
       dataset_bytes: rdbBytes,
