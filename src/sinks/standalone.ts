@@ -261,11 +261,14 @@ export class StandaloneSink implements Sink {
     decodeValues: 'auto';
     wantElements: (meta: KeyMeta) => boolean;
     rawOnlyMaxBytes: number;
+    yieldWhen: () => boolean;
   } {
     return {
       decodeValues: 'auto',
       wantElements: (meta) => this.wantElements(meta),
       rawOnlyMaxBytes: this.bigKeyBytes - 64, // below our own threshold: the upgrade comes first
+      // An upgraded key's re-read would otherwise queue up to bigKeyBytes of commands in one go.
+      yieldWhen: () => this.pipe.needsDrain,
     };
   }
 
@@ -290,6 +293,7 @@ export class StandaloneSink implements Sink {
       // Too big for one RESTORE: rewrite instead (module values can't be rewritten).
       this.collectRaw = false;
       this.raw = [];
+      if (this.rslab.length > MiB) this.rslab = Buffer.allocUnsafeSlow(64 * 1024); // see commit()
       if (this.meta!.type === 'module') {
         countSkipped(this.stats, `module:${this.meta!.module?.name ?? 'unknown'}`);
         this.state = SKIP;
@@ -310,7 +314,9 @@ export class StandaloneSink implements Sink {
   }
 
   private growRslab(need: number): void {
-    const next = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.rslab.length));
+    // Doubling, but never past what one RESTORE can hold: a body over bigKeyBytes is rewritten instead.
+    const cap = this.rbody + this.bigKeyBytes + RESTORE_TAIL;
+    const next = Buffer.allocUnsafeSlow(Math.max(need, Math.min(2 * this.rslab.length, cap)));
     this.rslab.copy(next, 0, 0, this.rbody + this.rawBytes);
     this.rslab = next;
   }
@@ -646,6 +652,8 @@ export class StandaloneSink implements Sink {
     const meta = this.meta!;
     this.collectRaw = false;
     this.raw = [];
+    // Rewritten from here on: a slab grown towards bigKeyBytes would sit unused for the whole key.
+    if (this.rslab.length > MiB) this.rslab = Buffer.allocUnsafeSlow(64 * 1024);
     this.state = STREAM;
     this.stats.rewritten[meta.type]++;
     this.stats.rewriteReasons[this.refusal] = (this.stats.rewriteReasons[this.refusal] ?? 0) + 1;
