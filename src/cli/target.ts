@@ -126,7 +126,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       return flushed;
     },
     createSink(sinkLog: Logger): StandaloneSink {
-      const sink = new StandaloneSink(conn, caps, sinkOpts);
+      const sink = new StandaloneSink(conn, caps, { ...sinkOpts, log: sinkLog });
       sinkLog.debug(
         { bigKeyBytes: sink.bigKeyBytes, chunkBytes: sink.chunkBytes, restore: sinkOpts.restore },
         'target writer ready',

@@ -52,6 +52,8 @@ const RESTORE_TAIL = 128;
 const EMPTY = Buffer.alloc(0);
 /** Largest raw body looked at for emptiness: an empty collection is a header of a few bytes. */
 const EMPTY_BODY_MAX = 64;
+/** Keys named in an IDMP warning; the rest are counted. */
+const IDMP_WARN_KEYS = 10;
 
 const SKIP = 0;
 const BUFFER = 1;
@@ -119,6 +121,7 @@ export class StandaloneSink implements Sink {
   private rslab: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private rbody = 0;
   private readonly crc = new Crc64();
+  private readonly log: StandaloneSinkOptions['log'] | null;
 
   constructor(
     writer: Writer,
@@ -126,6 +129,7 @@ export class StandaloneSink implements Sink {
     opts: StandaloneSinkOptions = {},
   ) {
     this.overwrite = (opts.onConflict ?? 'overwrite') === 'overwrite';
+    this.log = opts.log ?? null;
     this.now = opts.now ?? Date.now;
     this.restoreAuto = (opts.restore ?? 'auto') === 'auto';
     this.skipFunctions = opts.skipFunctions ?? false;
@@ -329,6 +333,10 @@ export class StandaloneSink implements Sink {
   keyElements(chunk: ValueChunk): void {
     if (this.state === SKIP || this.meta!.type === 'module') return;
     this.elements++;
+    if (chunk.kind === 'stream-idmp') {
+      this.idmpDropped(chunk);
+      return;
+    }
     if (this.fast) {
       if (chunk.kind === 'string' && this.valLen + chunk.data.length <= this.bigKeyBytes) {
         this.appendVal(chunk.data);
@@ -393,6 +401,21 @@ export class StandaloneSink implements Sink {
     if (this.state !== SKIP) this.emitMarker(K.KEY_DONE);
     this.dropKey();
     this.meta = null;
+  }
+
+  /**
+   * A stream v4 that is rewritten loses its idempotent-producer dedup state (no command before 8.6
+   * writes it): counted as `skipped: stream-idmp` and logged, the first few keys by name.
+   */
+  private idmpDropped(c: { producers: number; ids: number; durationSec: number; maxSize: number }): void {
+    if (c.producers === 0) return; // no producer state: nothing is lost
+    countSkipped(this.stats, 'stream-idmp');
+    const n = this.stats.skipped['stream-idmp']!;
+    if (n <= IDMP_WARN_KEYS)
+      this.log?.warn(
+        { key: printableKey(this.key), db: this.meta!.db, producers: c.producers, ids: c.ids },
+        `stream rewritten without its idempotent-producer (IDMP) dedup state: the target cannot hold it${n === IDMP_WARN_KEYS ? ' (further keys only counted)' : ''}`,
+      );
   }
 
   /** The raw body says the collection has no elements. Only tiny bodies can: no look at others. */

@@ -50,6 +50,8 @@ export interface ReplyClass {
 }
 
 export interface StandaloneSinkOptions {
+  /** Warnings about data a rewrite cannot carry (stream IDMP state), naming the key. */
+  log?: { warn(obj: object, msg: string): void };
   /** 'overwrite' replaces target keys; 'skip' leaves existing keys and counts them. Default 'overwrite'. */
   onConflict?: 'overwrite' | 'skip';
   /** Raw value size above which a key is streamed as chunked commands. Default 64 MiB, capped below protoMaxBulkLen. */
