@@ -31,6 +31,7 @@ const MAX_PAUSED_BYTES = 8 * 1024 * 1024;
 export class RdbDecoder extends ValueDecoder {
   private failed: unknown = null;
   private readonly yieldWhen: (() => boolean) | null;
+  private readonly yieldMinBytes: number;
   private trailing = 0;
   /** Offset just after the checksum (the RDB's length) once done. */
   private endAt = 0;
@@ -39,6 +40,7 @@ export class RdbDecoder extends ValueDecoder {
   constructor(visitor: RdbVisitor, opts: RdbDecoderOptions = {}) {
     super(visitor, opts);
     this.yieldWhen = opts.yieldWhen ?? null;
+    this.yieldMinBytes = opts.yieldMinBytes ?? 2 * 1024 * 1024;
   }
 
   /** Bytes of the input consumed by completed parsing steps (absolute offset of the next byte). */
@@ -106,7 +108,14 @@ export class RdbDecoder extends ValueDecoder {
         else
           while (this.step()) {
             // Bounded: a caller that keeps writing without waiting stops being yielded to.
-            if (this.pendingBytes <= MAX_PAUSED_BYTES && yieldWhen()) {
+            // Only over our own big join (an upgraded key re-read from its start): a caller's chunk is
+            // parsed whole, as before — pausing in it would cost a copy of its tail, then a join.
+            if (
+              this.bufOwned &&
+              this.buf.length - this.pos >= this.yieldMinBytes &&
+              this.pendingBytes <= MAX_PAUSED_BYTES &&
+              yieldWhen()
+            ) {
               this.paused = true;
               break;
             }

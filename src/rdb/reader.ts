@@ -32,6 +32,10 @@ export class RdbReader {
   protected pendingBytes = 0;
   /** buf is our own memory (a join or a copy), not a view of a caller's chunk: a tail can stay a view. */
   private owned = false;
+  /** buf is our own memory (see `owned`). */
+  protected get bufOwned(): boolean {
+    return this.owned;
+  }
   /** The last write() stopped between two steps (yieldWhen): the rest of buf is parseable as it is. */
   protected paused = false;
 

@@ -177,12 +177,13 @@ describe.skipIf(!HAVE_FIXTURES)('auto mode: per-key raw-only or decoded, big key
           checkAuto(rel(files[i]!), b, refs[i] as LogVisitor, cuts, want, {
             rawOnlyMaxBytes: rawMax,
             yieldWhen,
+            yieldMinBytes: 0,
           });
         },
       ),
       { numRuns: Number(process.env.AUTO_RUNS ?? 200) },
     );
-    expect(yields).toBeGreaterThan(100);
+    expect(yields).toBeGreaterThan(0); // pauses happen only over joined buffers: rare in small files
   });
 
   it('yieldWhen: an empty write() goes on after a pause, one step at a time when it always says stop', () => {
@@ -193,9 +194,10 @@ describe.skipIf(!HAVE_FIXTURES)('auto mode: per-key raw-only or decoded, big key
     const b = bufs[i]!;
     const v = new LogVisitor();
     let pausing = true;
-    const d = new RdbDecoder(v, { yieldWhen: () => pausing });
-    d.write(Buffer.from(b));
-    expect(d.done).toBe(false); // stopped after the first step
+    const d = new RdbDecoder(v, { yieldWhen: () => pausing, yieldMinBytes: 0 });
+    d.write(Buffer.from(b.subarray(0, 5))); // short of the header: kept, so the rest is joined to it
+    d.write(Buffer.from(b.subarray(5)));
+    expect(d.done).toBe(false); // stopped after the first step over the joined (own) buffer
     let writes = 0;
     while (!d.done && writes < 1_000_000) {
       d.write(Buffer.alloc(0));
