@@ -128,4 +128,23 @@ describe.skipIf(!cliBuilt() || files.length === 0)('fixture corpus → restore i
     expect(e!.hint).toBeTruthy();
     outcomes.push(`error ${name}: [${e!.code}] ${e!.message.slice(0, 140)}`);
   });
+
+  it.each(Object.keys(EXPECTED_EMPTY))(
+    '%s with --no-restore: the decoded empty keys are skipped too',
+    async (name) => {
+      await dst.client.flushall();
+      const r = await runCli([
+        'restore',
+        '--rdb',
+        path.join(RDB, name),
+        '--target',
+        dst.url,
+        '--no-progress',
+        '--no-restore',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(Number(/skipped: empty\s+(\d+)/.exec(r.stderr)?.[1] ?? 0)).toBe(EXPECTED_EMPTY[name]);
+      expect(await targetKeys()).toBe(0);
+    },
+  );
 });
