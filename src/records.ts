@@ -88,7 +88,12 @@ export type ValueChunk =
       seenTimeMs: number;
       activeTimeMs: number | null;
       pending: StreamId[];
-    };
+    }
+  /**
+   * Stream v4 only (rdbType 26, Redis 8.6), last chunk of the key: the idempotent-producer (IDMP) dedup
+   * state, summarised — no command of older servers can carry it, so a rewrite can only count it.
+   */
+  | { kind: 'stream-idmp'; durationSec: number; maxSize: number; producers: number; ids: number };
 
 /**
  * Consumer of a snapshot (an RDB file, the RDB of a full sync, a SCAN pass).

@@ -87,7 +87,7 @@ export async function openClusterTarget(c: Config, log: Logger, t: ClusterTarget
       );
     },
     createSink(sinkLog: Logger): StandaloneSink {
-      const sink = new StandaloneSink(writer, t.caps, t.sinkOpts);
+      const sink = new StandaloneSink(writer, t.caps, { ...t.sinkOpts, log: sinkLog });
       sinkLog.debug(
         { bigKeyBytes: sink.bigKeyBytes, masters: writer.topologyMasters },
         'cluster writer ready',

@@ -158,7 +158,7 @@ export async function openTarget(c: Config, log: Logger): Promise<Target> {
       return flushed;
     },
     createSink(sinkLog: Logger, wrap?: (conn: RedisConnection) => Writer): StandaloneSink {
-      const sink = new StandaloneSink(wrap ? wrap(conn) : conn, caps, sinkOpts);
+      const sink = new StandaloneSink(wrap ? wrap(conn) : conn, caps, { ...sinkOpts, log: sinkLog });
       sinkLog.debug(
         { bigKeyBytes: sink.bigKeyBytes, chunkBytes: sink.chunkBytes, restore: sinkOpts.restore },
         'target writer ready',

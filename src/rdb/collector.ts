@@ -199,6 +199,7 @@ export abstract class KeyCollector extends RdbReader {
       const done = this.pos - Math.max(0, from);
       this.kept.push(live);
       this.buf = Buffer.concat(this.kept, this.keptBytes + live.length);
+      this.ownBuf();
       this.base = this.bodyAbs;
       this.rawMark = this.crcMark = this.keptBytes + done;
       this.pos = 0;

@@ -25,8 +25,13 @@ const STATE_NAMES: Record<number, string> = {
   [S.OP]: 'an opcode or a key (the file ends with opcode 255 and a checksum)',
 };
 
+/** Stop yielding (see yieldWhen) once this much input waits unparsed: the caller is not waiting. */
+const MAX_PAUSED_BYTES = 8 * 1024 * 1024;
+
 export class RdbDecoder extends ValueDecoder {
   private failed: unknown = null;
+  private readonly yieldWhen: (() => boolean) | null;
+  private readonly yieldMinBytes: number;
   private trailing = 0;
   /** Offset just after the checksum (the RDB's length) once done. */
   private endAt = 0;
@@ -34,6 +39,8 @@ export class RdbDecoder extends ValueDecoder {
 
   constructor(visitor: RdbVisitor, opts: RdbDecoderOptions = {}) {
     super(visitor, opts);
+    this.yieldWhen = opts.yieldWhen ?? null;
+    this.yieldMinBytes = opts.yieldMinBytes ?? 2 * 1024 * 1024;
   }
 
   /** Bytes of the input consumed by completed parsing steps (absolute offset of the next byte). */
@@ -84,28 +91,62 @@ export class RdbDecoder extends ValueDecoder {
       return;
     }
     this.writes++;
-    if (chunk.length === 0 || !this.feed(chunk)) return;
-    try {
-      while (this.step()) {}
-    } catch (e) {
-      if (e !== NEED) {
-        this.failed = this.wrap(e);
-        throw this.failed;
+    if (chunk.length === 0 ? !this.paused : !this.feed(chunk)) return;
+    this.run(this.yieldWhen);
+  }
+
+  /**
+   * Parse steps until the input runs short (or `yieldWhen` says stop, between two steps), then hand
+   * over every view: the caller may reuse its chunk once write() returns.
+   */
+  private run(yieldWhen: (() => boolean) | null): void {
+    this.paused = false;
+    for (;;) {
+      let short = false;
+      try {
+        if (yieldWhen === null) while (this.step()) {}
+        else
+          while (this.step()) {
+            // Bounded: a caller that keeps writing without waiting stops being yielded to.
+            // Only over our own big join (an upgraded key re-read from its start): a caller's chunk is
+            // parsed whole, as before — pausing in it would cost a copy of its tail, then a join.
+            if (
+              this.bufOwned &&
+              this.buf.length - this.pos >= this.yieldMinBytes &&
+              this.pendingBytes <= MAX_PAUSED_BYTES &&
+              yieldWhen()
+            ) {
+              this.paused = true;
+              break;
+            }
+          }
+      } catch (e) {
+        if (e !== NEED) {
+          this.failed = this.wrap(e);
+          throw this.failed;
+        }
+        this.pos = this.stepStart;
+        short = true;
       }
-      this.pos = this.stepStart;
+      if (this.state === S.DONE) {
+        this.endAt = this.abs;
+        this.trailing += this.buf.length - this.pos + this.pendingBytes;
+        this.pos = this.buf.length;
+        this.pending = [];
+        this.pendingBytes = 0;
+      }
+      // Views handed to the visitor must not outlive this call (the caller may reuse its chunk).
+      this.flushPending();
+      this.detachTail();
+      // Chunks stashed during a pause: joined once the step needs them, then parsing goes on.
+      if (!short || this.state === S.DONE || !this.joinPending()) return;
     }
-    if (this.state === S.DONE) {
-      this.endAt = this.abs;
-      this.trailing += this.buf.length - this.pos;
-      this.pos = this.buf.length;
-    }
-    // Views handed to the visitor must not outlive this call (the caller may reuse its chunk).
-    this.flushPending();
-    this.detachTail();
   }
 
   end(): void {
     if (this.failed !== null) throw this.failed;
+    // A write() that yielded left input unparsed: finish it now, without yielding.
+    if (this.paused) this.run(null);
     if (this.state !== S.DONE) {
       const got = this.abs + this.buffered;
       this.failed = new RdbError(

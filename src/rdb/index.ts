@@ -2,6 +2,7 @@
  * Public API of the RDB layer: streaming decoder, DUMP payloads, CRC64, LZF, compact-encoding cursors.
  * Ours because no kept npm package decodes RDB (`rdb-parser` does not exist on the registry).
  */
+export { rawElementCount } from './count.js';
 export { RdbDecoder } from './decoder.js';
 export { buildDumpPayload, type DumpMeta, decodeDumpPayload } from './dump.js';
 export { RdbError, type RdbErrorCode } from './errors.js';

@@ -28,8 +28,16 @@ export class RdbReader {
   protected stepStart = 0;
   /** Absolute offset the failed step needs to reach before retrying. */
   protected needAbs = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  protected pending: Buffer[] = [];
+  protected pendingBytes = 0;
+  /** buf is our own memory (a join or a copy), not a view of a caller's chunk: a tail can stay a view. */
+  private owned = false;
+  /** buf is our own memory (see `owned`). */
+  protected get bufOwned(): boolean {
+    return this.owned;
+  }
+  /** The last write() stopped between two steps (yieldWhen): the rest of buf is parseable as it is. */
+  protected paused = false;
 
   protected readonly crc = new Crc64();
   protected crcOn = true;
@@ -62,8 +70,15 @@ export class RdbReader {
     if (tail === 0 && this.pendingBytes === 0) {
       this.base += this.buf.length;
       this.buf = chunk;
+      this.owned = false;
       this.pos = 0;
       this.crcMark = 0;
+      return true;
+    }
+    if (this.paused) {
+      // Parsing stopped between steps, not for lack of bytes: parse on over buf, join only when short.
+      this.pending.push(Buffer.from(chunk)); // copied: the caller may reuse its chunk after write()
+      this.pendingBytes += chunk.length;
       return true;
     }
     const have = tail + this.pendingBytes + chunk.length;
@@ -78,11 +93,37 @@ export class RdbReader {
     const parts = [this.buf.subarray(this.pos), ...this.pending, chunk];
     this.base += this.pos;
     this.buf = Buffer.concat(parts, have);
+    this.owned = true;
     this.crcMark = this.crcMark > this.pos ? this.crcMark - this.pos : 0;
     this.pos = 0;
     this.pending = [];
     this.pendingBytes = 0;
     return true;
+  }
+
+  /**
+   * Mid-write(), after a step ran short: join the chunks stashed while paused if they now cover what the
+   * step needs. The caller has handed over every view first (flushPending + detachTail), so pos is 0.
+   */
+  protected joinPending(): boolean {
+    if (this.pendingBytes === 0) return false;
+    const tail = this.buf.length - this.pos;
+    if (tail + this.pendingBytes < this.needAbs - this.abs) return false;
+    this.flushCrc();
+    const parts = [this.buf.subarray(this.pos), ...this.pending];
+    this.base += this.pos;
+    this.buf = Buffer.concat(parts, tail + this.pendingBytes);
+    this.owned = true;
+    this.crcMark = this.crcMark > this.pos ? this.crcMark - this.pos : 0;
+    this.pos = 0;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return true;
+  }
+
+  /** buf was replaced by a private join (auto-mode upgrade). */
+  protected ownBuf(): void {
+    this.owned = true;
   }
 
   /**
@@ -93,7 +134,13 @@ export class RdbReader {
     this.flushCrc();
     const tail = this.buf.length - this.pos;
     this.base += this.pos;
-    this.buf = tail === 0 ? EMPTY : Buffer.from(this.buf.subarray(this.pos));
+    // Our own join (a paused write, an upgraded key's re-read): a big tail stays a view, not a copy.
+    if (tail === 0) this.buf = EMPTY;
+    else if (this.owned && tail * 2 >= this.buf.length) this.buf = this.buf.subarray(this.pos);
+    else {
+      this.buf = Buffer.from(this.buf.subarray(this.pos));
+      this.owned = true;
+    }
     // After an auto-mode upgrade rewinds pos, crcMark may lie ahead of it: keep it, rebased.
     this.crcMark = this.crcMark > this.pos ? this.crcMark - this.pos : 0;
     this.pos = 0;

@@ -204,16 +204,26 @@ export abstract class StreamDecoder extends KeyCollector {
     else this.finishKey();
   }
 
+  /** IDMP block of the current v4 stream, delivered as one `stream-idmp` chunk at its end. */
+  private idmpDuration = 0;
+  private idmpMaxSize = 0;
+  private idmpProducers = 0;
+  private idmpIds = 0;
+
   /**
-   * Stream v4 (type 26, Redis 8.6) idempotent-producer block. Walked to find its extent; records.ts
-   * has no chunk kind for it yet, so its content is not delivered (the raw body still carries it).
+   * Stream v4 (type 26, Redis 8.6) idempotent-producer block: walked element by element, delivered as
+   * a summary (`stream-idmp`); the raw body, for RESTORE, carries it whole.
    */
   protected stepIdmp(): boolean {
     switch (this.state) {
       case S.IDMP_HDR: {
-        this.count('IDMP duration');
-        this.count('IDMP max size');
+        const duration = this.count('IDMP duration');
+        const maxSize = this.count('IDMP max size');
         const n = this.count('IDMP producer count');
+        this.idmpDuration = duration;
+        this.idmpMaxSize = maxSize;
+        this.idmpProducers = n;
+        this.idmpIds = 0;
         this.groupsLeft = n; // reused as "producers left"
         this.state = n > 0 ? S.IDMP_PROD : S.IDMP_TAIL;
         return true;
@@ -230,12 +240,20 @@ export abstract class StreamDecoder extends KeyCollector {
         this.str('IDMP entry id');
         this.u64len('IDMP stream ID');
         this.u64len('IDMP stream ID');
+        this.idmpIds++;
         if (--this.remaining <= 0) this.nextProducer();
         return true;
       }
       case S.IDMP_TAIL:
         this.count('IDMP ids added');
         this.count('IDMP duplicates');
+        this.emit({
+          kind: 'stream-idmp',
+          durationSec: this.idmpDuration,
+          maxSize: this.idmpMaxSize,
+          producers: this.idmpProducers,
+          ids: this.idmpIds,
+        });
         this.finishKey();
         return true;
       default:

@@ -139,6 +139,19 @@ export interface RdbDecoderOptions {
   rawOnlyMaxBytes?: number;
   /** Total input size when known (file size): declared lengths beyond it fail at once. */
   expectedSize?: number;
+  /**
+   * Backpressure inside one write(): checked between parsing steps (see yieldMinBytes for which); true = return now, keeping the
+   * rest of the input (our own copy), and go on at the next write() (an empty one will do) or end().
+   * Bounds what one write() hands the visitor — e.g. an upgraded big key re-read from its start, up to
+   * rawOnlyMaxBytes at once. Usually the sink's `needsDrain`; the caller then awaits its drain.
+   */
+  yieldWhen?: () => boolean;
+  /**
+   * yieldWhen is asked only while at least this much input is in hand in a buffer of our own (a join:
+   * an upgraded key's re-read, chunks joined for a big element); a caller's chunk is parsed whole.
+   * Default 2 MiB; 0 (tests) = between any two steps over our own buffer.
+   */
+  yieldMinBytes?: number;
 }
 
 /** Module type name from a 64-bit module id: 9 × 6-bit chars then a 10-bit encoding version. */

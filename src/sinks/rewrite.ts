@@ -135,6 +135,8 @@ export class Rewriter {
       case 'stream-consumer':
         this.consumer(c.name, c.pending);
         return true;
+      case 'stream-idmp':
+        return true; // no command carries it: the sink counts what is dropped
     }
   }
 

@@ -17,7 +17,7 @@
  * order it was fed. Positions are acked (`onAck`) once every write before them is answered.
  */
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
-import { buildDumpPayload, Crc64 } from '../rdb/index.js';
+import { buildDumpPayload, Crc64, rawElementCount } from '../rdb/index.js';
 import { type CommandArg, digits, encodeArg, encodedArgLength, writeHeader } from '../resp/index.js';
 import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
@@ -50,6 +50,10 @@ const BATCH_HEAD = 32;
 const RESTORE_HEAD = 96;
 const RESTORE_TAIL = 128;
 const EMPTY = Buffer.alloc(0);
+/** Largest raw body looked at for emptiness: an empty collection is a header of a few bytes. */
+const EMPTY_BODY_MAX = 64;
+/** Keys named in an IDMP warning; the rest are counted. */
+const IDMP_WARN_KEYS = 10;
 
 const SKIP = 0;
 const BUFFER = 1;
@@ -84,6 +88,8 @@ export class StandaloneSink implements Sink {
   private refusal = 'size';
   private raw: Buffer[] = [];
   private rawBytes = 0;
+  /** Element chunks the current key delivered (0 at keyEnd of a decoded collection = empty). */
+  private elements = 0;
   private cmds: CommandArg[][] = [];
   private cmdBytes = 0;
   /** The current key goes by one SET: its value collects in `val` (reused across keys, no allocation per key). */
@@ -115,6 +121,7 @@ export class StandaloneSink implements Sink {
   private rslab: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private rbody = 0;
   private readonly crc = new Crc64();
+  private readonly log: StandaloneSinkOptions['log'] | null;
 
   constructor(
     writer: Writer,
@@ -122,6 +129,7 @@ export class StandaloneSink implements Sink {
     opts: StandaloneSinkOptions = {},
   ) {
     this.overwrite = (opts.onConflict ?? 'overwrite') === 'overwrite';
+    this.log = opts.log ?? null;
     this.now = opts.now ?? Date.now;
     this.restoreAuto = (opts.restore ?? 'auto') === 'auto';
     this.skipFunctions = opts.skipFunctions ?? false;
@@ -243,6 +251,7 @@ export class StandaloneSink implements Sink {
         this.rslab = Buffer.allocUnsafeSlow(2 * (this.rbody + RESTORE_TAIL));
     }
     this.rawOnly = false;
+    this.elements = 0;
     if (this.rawBytes !== 0 || this.raw.length !== 0) this.raw = [];
     this.rawBytes = 0;
     if (this.cmds.length !== 0) this.cmds = [];
@@ -267,11 +276,14 @@ export class StandaloneSink implements Sink {
     decodeValues: 'auto';
     wantElements: (meta: KeyMeta) => boolean;
     rawOnlyMaxBytes: number;
+    yieldWhen: () => boolean;
   } {
     return {
       decodeValues: 'auto',
       wantElements: (meta) => this.wantElements(meta),
       rawOnlyMaxBytes: this.bigKeyBytes - 64, // below our own threshold: the upgrade comes first
+      // An upgraded key's re-read would otherwise queue up to bigKeyBytes of commands in one go.
+      yieldWhen: () => this.pipe.needsDrain,
     };
   }
 
@@ -296,6 +308,7 @@ export class StandaloneSink implements Sink {
       // Too big for one RESTORE: rewrite instead (module values can't be rewritten).
       this.collectRaw = false;
       this.raw = [];
+      if (this.rslab.length > MiB) this.rslab = Buffer.allocUnsafeSlow(64 * 1024); // see commit()
       if (this.meta!.type === 'module') {
         countSkipped(this.stats, `module:${this.meta!.module?.name ?? 'unknown'}`);
         this.state = SKIP;
@@ -316,13 +329,20 @@ export class StandaloneSink implements Sink {
   }
 
   private growRslab(need: number): void {
-    const next = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.rslab.length));
+    // Doubling, but never past what one RESTORE can hold: a body over bigKeyBytes is rewritten instead.
+    const cap = this.rbody + this.bigKeyBytes + RESTORE_TAIL;
+    const next = Buffer.allocUnsafeSlow(Math.max(need, Math.min(2 * this.rslab.length, cap)));
     this.rslab.copy(next, 0, 0, this.rbody + this.rawBytes);
     this.rslab = next;
   }
 
   keyElements(chunk: ValueChunk): void {
     if (this.state === SKIP || this.meta!.type === 'module') return;
+    this.elements++;
+    if (chunk.kind === 'stream-idmp') {
+      this.idmpDropped(chunk);
+      return;
+    }
     if (this.fast) {
       if (chunk.kind === 'string' && this.valLen + chunk.data.length <= this.bigKeyBytes) {
         this.appendVal(chunk.data);
@@ -349,6 +369,13 @@ export class StandaloneSink implements Sink {
     }
     if (this.state === BUFFER && this.fast) {
       this.setString(meta);
+      this.dropKey();
+      this.meta = null;
+      return;
+    }
+    if (this.state === BUFFER && (this.collectRaw ? this.rawEmpty(meta) : this.noElements(meta))) {
+      // An empty collection (other tools' test files, old bugs): Redis' loader skips it, RESTORE refuses it.
+      countSkipped(this.stats, 'empty');
       this.dropKey();
       this.meta = null;
       return;
@@ -380,6 +407,36 @@ export class StandaloneSink implements Sink {
     if (this.state !== SKIP) this.emitMarker(K.KEY_DONE);
     this.dropKey();
     this.meta = null;
+  }
+
+  /**
+   * A stream v4 that is rewritten loses its idempotent-producer dedup state (no command before 8.6
+   * writes it): counted as `skipped: stream-idmp` and logged, the first few keys by name.
+   */
+  private idmpDropped(c: { producers: number; ids: number; durationSec: number; maxSize: number }): void {
+    if (c.producers === 0) return; // no producer state: nothing is lost
+    countSkipped(this.stats, 'stream-idmp');
+    const n = this.stats.skipped['stream-idmp']!;
+    if (n <= IDMP_WARN_KEYS)
+      this.log?.warn(
+        { key: printableKey(this.key), db: this.meta!.db, producers: c.producers, ids: c.ids },
+        `stream rewritten without its idempotent-producer (IDMP) dedup state: the target cannot hold it${n === IDMP_WARN_KEYS ? ' (further keys only counted)' : ''}`,
+      );
+  }
+
+  /** The raw body says the collection has no elements. Only tiny bodies can: no look at others. */
+  private rawEmpty(meta: KeyMeta): boolean {
+    if (this.rawBytes > EMPTY_BODY_MAX || meta.type === 'string' || meta.type === 'stream') return false;
+    const body = this.direct
+      ? this.rslab.subarray(this.rbody, this.rbody + this.rawBytes)
+      : Buffer.concat(this.raw, this.rawBytes);
+    return rawElementCount(meta.rdbType, body) === 0;
+  }
+
+  /** Rewrite path: a decoded collection that delivered no element and made no command. */
+  private noElements(meta: KeyMeta): boolean {
+    if (this.elements !== 0 || this.rawOnly || this.cmds.length !== 0) return false;
+    return meta.type === 'list' || meta.type === 'set' || meta.type === 'zset' || meta.type === 'hash';
   }
 
   private emitMarker(kind: number): void {
@@ -652,6 +709,8 @@ export class StandaloneSink implements Sink {
     const meta = this.meta!;
     this.collectRaw = false;
     this.raw = [];
+    // Rewritten from here on: a slab grown towards bigKeyBytes would sit unused for the whole key.
+    if (this.rslab.length > MiB) this.rslab = Buffer.allocUnsafeSlow(64 * 1024);
     this.state = STREAM;
     this.stats.rewritten[meta.type]++;
     this.stats.rewriteReasons[this.refusal] = (this.stats.rewriteReasons[this.refusal] ?? 0) + 1;

@@ -50,6 +50,8 @@ export interface ReplyClass {
 }
 
 export interface StandaloneSinkOptions {
+  /** Warnings about data a rewrite cannot carry (stream IDMP state), naming the key. */
+  log?: { warn(obj: object, msg: string): void };
   /**
    * 'overwrite' replaces target keys; 'skip' leaves existing keys and counts them; 'error' writes like
    * 'skip' but a key found on the target stops the run with ERR_DB_COLLISION (several source DBs

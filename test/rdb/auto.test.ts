@@ -152,6 +152,64 @@ describe.skipIf(!HAVE_FIXTURES)('auto mode: per-key raw-only or decoded, big key
     expect(runsWithUpgrades).toBeGreaterThan(50);
   });
 
+  it('yieldWhen: stopping between random steps and going on at the next write or end() changes nothing (fast-check)', () => {
+    let yields = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...good),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 20 }),
+        fc.integer(),
+        fc.constantFrom(0, 16, 300, 5000),
+        fc.constantFrom(0.05, 0.5, 1),
+        (i, fracs, seed, rawMax, p) => {
+          const b = bufs[i]!;
+          const cuts = [...new Set(fracs.map((x) => Math.floor(x * b.length)))]
+            .filter((c) => c > 0 && c < b.length)
+            .sort((x, y) => x - y);
+          let r = seed | 0;
+          const yieldWhen = (): boolean => {
+            r = (Math.imul(r, 1103515245) + 12345) | 0; // a small LCG: the same run for the same seed
+            const y = ((r >>> 8) & 0xffff) / 0x10000 < p;
+            if (y) yields++;
+            return y;
+          };
+          const want = (_m: KeyMeta, k: number): boolean => ((seed >>> (k % 31)) & 1) === 1;
+          checkAuto(rel(files[i]!), b, refs[i] as LogVisitor, cuts, want, {
+            rawOnlyMaxBytes: rawMax,
+            yieldWhen,
+            yieldMinBytes: 0,
+          });
+        },
+      ),
+      { numRuns: Number(process.env.AUTO_RUNS ?? 200) },
+    );
+    expect(yields).toBeGreaterThan(0); // pauses happen only over joined buffers: rare in small files
+  });
+
+  it('yieldWhen: an empty write() goes on after a pause, one step at a time when it always says stop', () => {
+    const i = good.reduce(
+      (a, k) => (bufs[k]!.length > bufs[a]!.length && bufs[k]!.length < 2_000_000 ? k : a),
+      good[0]!,
+    );
+    const b = bufs[i]!;
+    const v = new LogVisitor();
+    let pausing = true;
+    const d = new RdbDecoder(v, { yieldWhen: () => pausing, yieldMinBytes: 0 });
+    d.write(Buffer.from(b.subarray(0, 5))); // short of the header: kept, so the rest is joined to it
+    d.write(Buffer.from(b.subarray(5)));
+    expect(d.done).toBe(false); // stopped after the first step over the joined (own) buffer
+    let writes = 0;
+    while (!d.done && writes < 1_000_000) {
+      d.write(Buffer.alloc(0));
+      writes++;
+    }
+    expect(d.done).toBe(true);
+    expect(writes).toBeGreaterThan(1);
+    d.end();
+    expect(v.log).toEqual((refs[i] as LogVisitor).log);
+    pausing = false;
+  });
+
   it('every fixture byte by byte, nothing wanted, rawOnlyMaxBytes 64', () => {
     for (const i of good) {
       const b = bufs[i]!;
