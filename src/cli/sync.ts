@@ -112,7 +112,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
       hashFieldTtl: c.hashFieldTtl,
     });
     const head: Sink = w ? new CheckpointSink(translated, w) : translated;
-    const makeSource = (from: Position | null) =>
+    // A new full copy after a source link lost inside the snapshot: empty what the lost one wrote.
+    const recopy = () => emptyOwnTarget(target, w, targetDbs, exclusive, log);
+    const makeSource = (from: Position | null, again = false) =>
       new ReplicaSource(head, {
         host: src.host,
         port: src.port,
@@ -125,11 +127,13 @@ export async function runSync(ctx: RunContext): Promise<number> {
         spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
         ...(from ? { resume: from } : {}),
         // Checkpointed: a source that cannot continue gets a new full copy over our own writes.
-        ...(from && w
-          ? { onFullSync: () => emptyOwnTarget(target, w, targetDbs, exclusive, log) }
-          : from
-            ? { requireContinue: true }
-            : {}),
+        ...(again
+          ? { onFullSync: recopy }
+          : from && w
+            ? { onFullSync: recopy }
+            : from
+              ? { requireContinue: true }
+              : {}),
         log: ctx.log.child({ component: 'replica-link' }),
       });
     let source = makeSource(resume);
@@ -170,7 +174,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
     };
     try {
       // A lost source link in the stream phase is resumed by PSYNC from what the target acknowledged
-      // (the sink is flushed first, so nothing sent is sent again); backoff with jitter between tries.
+      // (the sink is flushed first, so nothing sent is sent again). Lost inside the full copy (nothing
+      // acknowledged to resume from): a new full copy, which first empties what the lost one wrote
+      // (exclusive) — its keys replace, so nothing is doubled. Backoff with jitter between tries.
       let attempt = 0;
       let lastFailure = -1;
       for (;;) {
@@ -179,24 +185,30 @@ export async function runSync(ctx: RunContext): Promise<number> {
           break;
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
-          if (ctx.signal.aborted || !RECONNECTABLE.has(code) || resumable() === null) throw err;
+          if (ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
+          // Flushed before deciding: the end of a copy may be acknowledged only now.
           await head.flush();
-          const from = resumable()!;
-          attempt = from.offset > lastFailure ? 1 : attempt + 1;
-          lastFailure = from.offset;
+          const from = resumable();
+          // Skip mode over other keys: a key the lost copy wrote in part would be kept as it is.
+          if (from === null && !exclusive && c.onConflict === 'skip') throw err;
+          const at = from?.offset ?? -1;
+          attempt = at > lastFailure ? 1 : attempt + 1;
+          lastFailure = at;
           const delayMs = Math.round(
             Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2),
           );
           log.warn(
-            { code, attempt, delayMs, replid: from.replid, offset: from.offset },
-            `source link lost (${(err as Error).message}); reconnecting to continue by PSYNC`,
+            { code, attempt, delayMs, replid: from?.replid ?? null, offset: from?.offset ?? null },
+            from
+              ? `source link lost (${(err as Error).message}); reconnecting to continue by PSYNC`
+              : `source link lost during the full copy (${(err as Error).message}); reconnecting for a new full copy`,
           );
           stats.errors[code] = (stats.errors[code] ?? 0) + 1;
           await sleepUnlessAborted(delayMs, ctx.signal);
           if (ctx.signal.aborted) break;
           // During a failover the Sentinels may not know the new master yet: the next attempt asks again.
           src = await locate().catch(() => src);
-          source = makeSource(from);
+          source = from ? makeSource(from) : makeSource(null, true);
         }
       }
     } finally {
@@ -276,7 +288,7 @@ async function readKey(target: Target, log: Logger): Promise<TargetCheckpoint | 
  */
 async function emptyOwnTarget(
   target: Target,
-  w: CheckpointWriter,
+  w: CheckpointWriter | null,
   dbs: readonly number[],
   exclusive: boolean,
   log: Logger,
@@ -285,6 +297,12 @@ async function emptyOwnTarget(
     log.warn(
       "a new full copy over this migration's earlier writes: the target DBs held other keys when it began, so they are not emptied; keys the source deleted meanwhile may remain (--flush-target empties them)",
     );
+    return;
+  }
+  if (w === null) {
+    // Not checkpointed: no key to keep, the DBs are just emptied.
+    const flushed = [...(await target.flushDbs(dbs))].filter(([, n]) => n > 0).map(([db]) => db);
+    log.warn({ dbs: flushed }, 'a new full copy: emptied the target DBs this migration writes to first');
     return;
   }
   const wanted = new Set(dbs);
