@@ -124,7 +124,11 @@ export async function runSync(ctx: RunContext): Promise<number> {
         heartbeat: { key: c.heartbeatKey },
         // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
-        spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
+        spool: {
+          ...(c.stateDir ? { dir: c.stateDir } : {}),
+          memoryLimitBytes: c.spoolMemory,
+          diskLimitBytes: c.spoolLimit,
+        },
         ...(from ? { resume: from } : {}),
         // Checkpointed: a source that cannot continue gets a new full copy over our own writes.
         ...(again
