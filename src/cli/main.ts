@@ -13,6 +13,7 @@ import { createLogger, type Logger, type Progress } from '../obs/index.js';
 import { runInspect } from './inspect.js';
 import { runPrecheck } from './precheck.js';
 import { runRestore } from './restore.js';
+import { resolveSource } from './source.js';
 import { runSync } from './sync.js';
 import { runVerify } from './verify.js';
 
@@ -92,6 +93,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // precheck, verify: the master the Sentinels name now (sync asks again on every reconnect).
+    if (config.command !== 'sync') config = await resolveSource(config, log);
     return await RUNNERS[config.command]({
       config,
       log,
@@ -118,11 +121,6 @@ function exitCodeOf(err: unknown): number {
 /** Flags of capabilities still being built: refused by name rather than silently ignored. */
 function refuseUnbuilt(c: Config): void {
   const unbuilt: [boolean, string, string][] = [
-    [
-      c.sourceSentinel !== null && c.command !== 'sync',
-      `--source-sentinel / --source-master-name with ${c.command}`,
-      'pass --source with the current master (Sentinel is followed by sync only)',
-    ],
     [c.preferReplica, '--prefer-replica', 'point --source at the replica you want to read from'],
   ];
   for (const [given, flag, fix] of unbuilt) {

@@ -28,13 +28,13 @@ import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } f
 import type { Logger } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
-import { resolveMaster } from '../replication/sentinel.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
+import { sourceLocator, withSource } from './source.js';
 import { startStatus } from './status.js';
-import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
+import { endpointOf, openTarget, type Target } from './target.js';
 
 /** The target db of the checkpoint key. */
 const KEY_DB = 0;
@@ -46,9 +46,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   // Sentinel: the master it names now (asked again before every reconnect of the replica link).
   const locate = sourceLocator(ctx.config, log);
   let src = await locate();
-  const c: Config = ctx.config.sourceSentinel
-    ? { ...ctx.config, source: `redis://${src.host}:${src.port}` }
-    : ctx.config;
+  const c: Config = ctx.config.sourceSentinel ? withSource(ctx.config, src) : ctx.config;
   const filters = buildFilters(c);
 
   // Everything knowable before writing (memory, eviction, functions, field TTLs…); stops on errors.
@@ -250,26 +248,6 @@ export async function runSync(ctx: RunContext): Promise<number> {
     await cw?.close();
     await target.close();
   }
-}
-
-/** The source address: --source, or what the Sentinels name (asked on every call). */
-function sourceLocator(c: Config, log: Logger): () => Promise<Endpoint> {
-  if (!c.sourceSentinel) {
-    const e = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
-    return () => Promise.resolve(e);
-  }
-  const sentinels = [c.sourceSentinel];
-  const masterName = c.sourceMasterName!;
-  return async () => {
-    const m = await resolveMaster({ sentinels, masterName });
-    log.info({ master: `${m.host}:${m.port}`, masterName }, 'source master named by Sentinel');
-    return {
-      host: m.host,
-      port: m.port,
-      username: c.sourceUser ?? undefined,
-      password: c.sourcePassword ?? undefined,
-    };
-  };
 }
 
 /** The checkpoint key, read on a side connection (the sink's stays untouched). */
