@@ -181,16 +181,21 @@ export async function runSync(ctx: RunContext): Promise<number> {
       // (exclusive) — its keys replace, so nothing is doubled. Backoff with jitter between tries.
       let attempt = 0;
       let lastFailure = -1;
+      /** A source link of this run got as far as a sync: a later loss is not a wrong address. */
+      let synced = false;
       for (;;) {
         try {
           await source.run();
           break;
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
+          synced ||= source.link.sync !== null;
           if (ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
           // Flushed before deciding: the end of a copy may be acknowledged only now.
           await head.flush();
           const from = resumable();
+          // Never synced and nothing to continue from (unreachable at the start): the user's to fix.
+          if (from === null && !synced) throw err;
           // Skip mode over other keys: a key the lost copy wrote in part would be kept as it is.
           if (from === null && !exclusive && c.onConflict === 'skip') throw err;
           const at = from?.offset ?? -1;
