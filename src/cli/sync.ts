@@ -23,6 +23,7 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
+import { ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { Logger } from '../obs/index.js';
@@ -197,7 +198,15 @@ export async function runSync(ctx: RunContext): Promise<number> {
           // Never synced and nothing to continue from (unreachable at the start): the user's to fix.
           if (from === null && !synced) throw err;
           // Skip mode over other keys: a key the lost copy wrote in part would be kept as it is.
-          if (from === null && !exclusive && c.onConflict === 'skip') throw err;
+          if (from === null && !exclusive && c.onConflict === 'skip')
+            throw new ReplicantError(
+              'ERR_SOURCE_LOST_IN_COPY',
+              `source link lost during the full copy (${(err as Error).message}); with --on-conflict skip over a target that held other keys a new copy would keep the keys the lost one wrote in part`,
+              {
+                hint: 'start again with --flush-target (the target DBs are emptied and copied again) or --on-conflict overwrite',
+                cause: err,
+              },
+            );
           const at = from?.offset ?? -1;
           attempt = at > lastFailure ? 1 : attempt + 1;
           lastFailure = at;

@@ -4,14 +4,15 @@
  * target DBs are emptied first (they held nothing else), keys replace, a big list rewritten by RPUSH
  * chunks is not appended twice. With --state-dir the key stays "full copy in progress" until the new
  * copy ends, then names a stream position. The source sends its RDB slowly (rdb-key-save-delay), so
- * the cut lands inside the transfer; INCR/RPUSH load runs all along.
+ * the cut lands inside the transfer; INCR/RPUSH load runs all along. Under --on-conflict skip over an
+ * occupied target a new copy would keep half-written keys: that run stops with a hint instead.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CHECKPOINT_KEY } from '../../src/checkpoint/index.js';
-import { cliBuilt } from '../helpers/cli.js';
+import { cliBuilt, parseCliError } from '../helpers/cli.js';
 import { type FaultProxy, startProxy } from '../helpers/proxy.js';
 import { seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
@@ -106,4 +107,34 @@ describe.skipIf(!cliBuilt())('source link lost during the full copy', () => {
       expect(r.stderr).not.toMatch(/error \[/);
     }, 240_000);
   }
+
+  it('--on-conflict skip over an occupied target: stops with ERR_SOURCE_LOST_IN_COPY and a hint', async () => {
+    const src = await startRedis({ 'repl-diskless-sync-delay': '0' });
+    const dst = await startRedis();
+    servers.push(src, dst);
+    for (let i = 0; i < 20; i++) {
+      const args: string[] = [];
+      for (let j = 0; j < 1000; j++) args.push(`bulk:${i}:${j}`, 'v'.repeat(100));
+      await src.client.mset(...args);
+    }
+    await dst.client.set('theirs', 'kept');
+    await src.client.config('SET', 'rdb-key-save-delay', '300');
+    const run = startSync(src, dst, ['--on-conflict', 'skip', '--skip-precheck']);
+    expect(await run.started()).toBe('full');
+    const deadline = Date.now() + 90_000;
+    while (((await dst.client.dbsize()) as number) < 200) {
+      if (Date.now() > deadline) throw new Error(`no copy progress:\n${run.stderr().slice(-2000)}`);
+      await sleep(20);
+    }
+    await src.client.config('SET', 'rdb-key-save-delay', '0');
+    expect(await src.client.client('KILL', 'TYPE', 'replica')).toBe(1);
+    const r = await run.exited;
+    expect(r.code, r.stderr.slice(-2000)).toBe(2);
+    const err = parseCliError(r.stderr)!;
+    expect(err, r.stderr.slice(-2000)).not.toBeNull();
+    expect(err.code).toBe('ERR_SOURCE_LOST_IN_COPY');
+    expect(err.hasStack).toBe(false);
+    expect(err.hint).toMatch(/--flush-target/);
+    expect(await dst.client.get('theirs')).toBe('kept');
+  }, 120_000);
 });
