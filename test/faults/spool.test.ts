@@ -111,10 +111,19 @@ describe.skipIf(!cliBuilt())('spool: a slow target never gets the link dropped',
       await new Promise((r) => setTimeout(r, 50));
     const ckBefore = JSON.parse((await dst.client.get(DEFAULT_CHECKPOINT_KEY))!);
     expect(ckBefore.phase).toBe('stream');
-    // Throttled long enough for the burst to outrun the target.
-    const throttle = pt.fault('trickle', { ms: 20_000, bytesPerSec: 256 * 1024, direction: 'toServer' });
+    // Throttled (in 1 s slices) until the spool gave up: the source then has no replica left — our
+    // link closes once the spool is full. Then what was queued drains at full speed and the error surfaces.
+    let bursting = true;
+    const throttle = (async () => {
+      for (let i = 0; i < 180; i++) {
+        await pt.fault('trickle', { ms: 1000, bytesPerSec: 256 * 1024, direction: 'toServer' });
+        const info = await src.client.info('replication');
+        if (!bursting && /connected_slaves:0/.test(info)) return;
+      }
+    })();
     const rounds = await burst(src, 40);
-    await throttle; // then what was queued drains at full speed, and the spool's error surfaces
+    bursting = false;
+    await throttle;
     const ra = await a.exited;
     expect(ra.code, ra.stderr.slice(-2000)).toBe(2);
     const err = parseCliError(ra.stderr)!;
