@@ -260,6 +260,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
     copy?.flush();
     await status?.close();
     await cw?.close();
+    // Again: a transaction answered while the writer's connection closed moved the key on.
+    copy?.flush();
     await target.close();
   }
 }
