@@ -22,7 +22,9 @@
  *   the run but counts as applied; a target that loses data without noticing (no persistence,
  *   failover to a lagging replica) is caught only with the --state-dir copy, and only when it lost
  *   more than a second of acknowledged writes; source commands that touch the key's name or SWAPDB
- *   its db; a target lost during the snapshot phase stops the run (the next start copies again).
+ *   its db; a target lost during the snapshot phase stops the run (the next start copies again). A
+ *   source link lost during it starts a new full copy in-process (src/cli/sync.ts), emptied first
+ *   when `exclusive`, like a FULLRESYNC after streaming began.
  * - Cost: 3–5 extra commands per transaction (≤ 512 commands / 256 KiB each) and a copy of each
  *   stream command kept until its EXEC is answered (≤ 64 MiB, then backpressure).
  *

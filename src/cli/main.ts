@@ -13,6 +13,7 @@ import { createLogger, type Logger, type Progress } from '../obs/index.js';
 import { runInspect } from './inspect.js';
 import { runPrecheck } from './precheck.js';
 import { runRestore } from './restore.js';
+import { resolveSource } from './source.js';
 import { runSync } from './sync.js';
 import { runVerify } from './verify.js';
 
@@ -65,13 +66,6 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  try {
-    refuseUnbuilt(config);
-  } catch (err) {
-    process.stderr.write(`${formatError(err, debug)}\n`);
-    return exitCodeOf(err);
-  }
-
   let progress: Progress | null = null;
   const log = createLogger({
     level: config.logLevel,
@@ -92,6 +86,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // precheck, verify: the master the Sentinels name now (sync asks again on every reconnect).
+    if (config.command !== 'sync') config = await resolveSource(config, log);
     return await RUNNERS[config.command]({
       config,
       log,
@@ -113,18 +109,4 @@ export async function main(argv: string[]): Promise<number> {
 
 function exitCodeOf(err: unknown): number {
   return err instanceof ReplicantError ? err.exitCode : 2;
-}
-
-/** Flags of capabilities still being built: refused by name rather than silently ignored. */
-function refuseUnbuilt(c: Config): void {
-  const unbuilt: [boolean, string, string][] = [
-    [
-      c.sourceSentinel !== null && c.command !== 'sync',
-      `--source-sentinel / --source-master-name with ${c.command}`,
-      'pass --source with the current master (Sentinel is followed by sync only)',
-    ],
-  ];
-  for (const [given, flag, fix] of unbuilt) {
-    if (given) throw new ReplicantError('ERR_NOT_IMPLEMENTED', `${flag} is not available yet`, { hint: fix });
-  }
 }

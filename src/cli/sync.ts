@@ -29,14 +29,14 @@ import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } f
 import type { Logger } from '../obs/index.js';
 import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
-import { resolveMaster } from '../replication/sentinel.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
+import { sourceLocator, withSource } from './source.js';
 import { startStatus } from './status.js';
 import { isClusterSource, runClusterSync } from './sync-cluster.js';
-import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
+import { endpointOf, openTarget, type Target } from './target.js';
 
 /** The target db of the checkpoint key. */
 const KEY_DB = 0;
@@ -48,9 +48,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   // Sentinel: the master it names now (asked again before every reconnect of the replica link).
   const locate = sourceLocator(ctx.config, log);
   let src = await locate();
-  const c: Config = ctx.config.sourceSentinel
-    ? { ...ctx.config, source: `redis://${src.host}:${src.port}` }
-    : ctx.config;
+  const c: Config = ctx.config.sourceSentinel ? withSource(ctx.config, src) : ctx.config;
   // A cluster source: one pipeline per shard (src/cli/sync-cluster.ts).
   if (!ctx.config.sourceSentinel && (await isClusterSource(src))) return runClusterSync(ctx, src);
   if (c.preferReplica)
@@ -129,7 +127,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
       hashFieldTtl: c.hashFieldTtl,
     });
     const head: Sink = w ? new CheckpointSink(translated, w) : translated;
-    const makeSource = (from: Position | null) =>
+    // A new full copy after a source link lost inside the snapshot: empty what the lost one wrote.
+    const recopy = () => emptyOwnTarget(target, w, targetDbs, exclusive, log);
+    const makeSource = (from: Position | null, again = false) =>
       new ReplicaSource(head, {
         host: src.host,
         port: src.port,
@@ -139,14 +139,20 @@ export async function runSync(ctx: RunContext): Promise<number> {
         heartbeat: { key: c.heartbeatKey },
         // Auto mode: only keys the target can't RESTORE (or too big for one) are decoded into elements.
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
-        spool: { ...(c.stateDir ? { dir: c.stateDir } : {}), diskLimitBytes: c.spoolLimit },
+        spool: {
+          ...(c.stateDir ? { dir: c.stateDir } : {}),
+          memoryLimitBytes: c.spoolMemory,
+          diskLimitBytes: c.spoolLimit,
+        },
         ...(from ? { resume: from } : {}),
         // Checkpointed: a source that cannot continue gets a new full copy over our own writes.
-        ...(from && w
-          ? { onFullSync: () => emptyOwnTarget(target, w, targetDbs, exclusive, log) }
-          : from
-            ? { requireContinue: true }
-            : {}),
+        ...(again
+          ? { onFullSync: recopy }
+          : from && w
+            ? { onFullSync: recopy }
+            : from
+              ? { requireContinue: true }
+              : {}),
         log: ctx.log.child({ component: 'replica-link' }),
       });
     let source = makeSource(resume);
@@ -188,33 +194,54 @@ export async function runSync(ctx: RunContext): Promise<number> {
     };
     try {
       // A lost source link in the stream phase is resumed by PSYNC from what the target acknowledged
-      // (the sink is flushed first, so nothing sent is sent again); backoff with jitter between tries.
+      // (the sink is flushed first, so nothing sent is sent again). Lost inside the full copy (nothing
+      // acknowledged to resume from): a new full copy, which first empties what the lost one wrote
+      // (exclusive) — its keys replace, so nothing is doubled. Backoff with jitter between tries.
       let attempt = 0;
       let lastFailure = -1;
+      /** A source link of this run got as far as a sync: a later loss is not a wrong address. */
+      let synced = false;
       for (;;) {
         try {
           await source.run();
           break;
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
-          if (ctx.signal.aborted || !RECONNECTABLE.has(code) || resumable() === null) throw err;
+          synced ||= source.link.sync !== null;
+          if (ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
+          // Flushed before deciding: the end of a copy may be acknowledged only now.
           await head.flush();
-          const from = resumable()!;
-          attempt = from.offset > lastFailure ? 1 : attempt + 1;
-          lastFailure = from.offset;
+          const from = resumable();
+          // Never synced and nothing to continue from (unreachable at the start): the user's to fix.
+          if (from === null && !synced) throw err;
+          // Skip mode over other keys: a key the lost copy wrote in part would be kept as it is.
+          if (from === null && !exclusive && c.onConflict === 'skip')
+            throw new ReplicantError(
+              'ERR_SOURCE_LOST_IN_COPY',
+              `source link lost during the full copy (${(err as Error).message}); with --on-conflict skip over a target that held other keys a new copy would keep the keys the lost one wrote in part`,
+              {
+                hint: 'start again with --flush-target (the target DBs are emptied and copied again) or --on-conflict overwrite',
+                cause: err,
+              },
+            );
+          const at = from?.offset ?? -1;
+          attempt = at > lastFailure ? 1 : attempt + 1;
+          lastFailure = at;
           const delayMs = Math.round(
             Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2),
           );
           log.warn(
-            { code, attempt, delayMs, replid: from.replid, offset: from.offset },
-            `source link lost (${(err as Error).message}); reconnecting to continue by PSYNC`,
+            { code, attempt, delayMs, replid: from?.replid ?? null, offset: from?.offset ?? null },
+            from
+              ? `source link lost (${(err as Error).message}); reconnecting to continue by PSYNC`
+              : `source link lost during the full copy (${(err as Error).message}); reconnecting for a new full copy`,
           );
           stats.errors[code] = (stats.errors[code] ?? 0) + 1;
           await sleepUnlessAborted(delayMs, ctx.signal);
           if (ctx.signal.aborted) break;
           // During a failover the Sentinels may not know the new master yet: the next attempt asks again.
           src = await locate().catch(() => src);
-          source = makeSource(from);
+          source = from ? makeSource(from) : makeSource(null, true);
         }
       }
     } finally {
@@ -261,26 +288,6 @@ export async function runSync(ctx: RunContext): Promise<number> {
   }
 }
 
-/** The source address: --source, or what the Sentinels name (asked on every call). */
-function sourceLocator(c: Config, log: Logger): () => Promise<Endpoint> {
-  if (!c.sourceSentinel) {
-    const e = endpointOf(c.source!, c.sourceUser, c.sourcePassword);
-    return () => Promise.resolve(e);
-  }
-  const sentinels = [c.sourceSentinel];
-  const masterName = c.sourceMasterName!;
-  return async () => {
-    const m = await resolveMaster({ sentinels, masterName });
-    log.info({ master: `${m.host}:${m.port}`, masterName }, 'source master named by Sentinel');
-    return {
-      host: m.host,
-      port: m.port,
-      username: c.sourceUser ?? undefined,
-      password: c.sourcePassword ?? undefined,
-    };
-  };
-}
-
 /** The checkpoint key, read on a side connection (the sink's stays untouched). */
 async function readKey(target: Target, log: Logger): Promise<TargetCheckpoint | null> {
   const conn = await target.openConnection();
@@ -301,7 +308,7 @@ async function readKey(target: Target, log: Logger): Promise<TargetCheckpoint | 
  */
 async function emptyOwnTarget(
   target: Target,
-  w: CheckpointWriter,
+  w: CheckpointWriter | null,
   dbs: readonly number[],
   exclusive: boolean,
   log: Logger,
@@ -310,6 +317,12 @@ async function emptyOwnTarget(
     log.warn(
       "a new full copy over this migration's earlier writes: the target DBs held other keys when it began, so they are not emptied; keys the source deleted meanwhile may remain (--flush-target empties them)",
     );
+    return;
+  }
+  if (w === null) {
+    // Not checkpointed: no key to keep, the DBs are just emptied.
+    const flushed = [...(await target.flushDbs(dbs))].filter(([, n]) => n > 0).map(([db]) => db);
+    log.warn({ dbs: flushed }, 'a new full copy: emptied the target DBs this migration writes to first');
     return;
   }
   const wanted = new Set(dbs);

@@ -69,6 +69,8 @@ export interface Config {
   readonly sourceMasterName: string | null;
   /** Spool disk budget, bytes. */
   readonly spoolLimit: number;
+  /** Spool memory tier, bytes (beyond it: disk). */
+  readonly spoolMemory: number;
   readonly skipPrecheck: boolean;
   readonly allowEviction: boolean;
   /** verify: sample size, or null for every key. */

@@ -279,6 +279,15 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'disk budget of the spool in --state-dir (source bytes the target has not taken yet); default 8gb',
   },
   {
+    name: 'spool-memory',
+    key: 'spoolMemory',
+    kind: 'size',
+    commands: ['sync'],
+    arg: 'SIZE',
+    default: 64 * 1024 ** 2,
+    help: 'source bytes the spool keeps in memory before it writes them to disk (then --spool-limit applies); default 64mb',
+  },
+  {
     name: 'skip-precheck',
     key: 'skipPrecheck',
     kind: 'boolean',

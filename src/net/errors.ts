@@ -157,7 +157,7 @@ export function classifyReplyError(err: unknown): ReplyClass {
       return {
         action: 'fatal',
         code: 'ERR_TARGET_READONLY',
-        hint: 'the target is a replica (read-only): point --target at its master',
+        hint: 'the target is a replica (read-only): point --target at its master, or make it writable (REPLICAOF NO ONE), then start again with the same --state-dir',
       };
     case 'NOPERM': {
       const cmd = commandInReply(msg);
@@ -178,7 +178,7 @@ export function classifyReplyError(err: unknown): ReplyClass {
       return {
         action: 'fatal',
         code: 'ERR_TARGET_MISCONF',
-        hint: 'the target refuses writes because it cannot save its RDB (stop-writes-on-bgsave-error): check its disk space and log',
+        hint: 'the target refuses writes because its last BGSAVE failed (stop-writes-on-bgsave-error): fix its disk space, permissions or `dir` (see its log), run BGSAVE until it succeeds (or CONFIG SET stop-writes-on-bgsave-error no), then start again with the same --state-dir',
       };
     case 'BUSYKEY':
       return {

@@ -44,6 +44,7 @@ export function startSync(
   running.add(proc);
   let err = '';
   const watchers = new Set<() => void>();
+  let closed = false;
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString('utf8');
     for (const w of watchers) w();
@@ -51,14 +52,11 @@ export function startSync(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((r) =>
     proc.on('close', (code, signal) => {
       running.delete(proc);
+      closed = true; // before the watchers: a waitLog rejects at once, not after its deadline
       for (const w of watchers) w();
       r({ code, signal, stderr: err });
     }),
   );
-  let closed = false;
-  void exited.then(() => {
-    closed = true;
-  });
   const waitLog = (re: RegExp, ms = 60_000) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {

@@ -3,7 +3,8 @@
  * --source-master-name m1 --state-dir`): it finds the master by asking a Sentinel, the master
  * dies, the Sentinel promotes its replica, and the replica link — resolved again through the
  * Sentinel — continues on the promoted server by PSYNC with the old replid (psync2): no full copy, no
- * write lost or doubled.
+ * write lost or doubled. precheck and verify with the same flags ask the Sentinel once, and check
+ * the master it names.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type TestServer } from '../helpers/server.js';
-import { cliBuilt } from '../helpers/cli.js';
-import { type CliRun, killAll, startSync } from './cli.js';
+import { cliBuilt, runCli } from '../helpers/cli.js';
+import { type CliRun, killAll, startSync, url } from './cli.js';
 import { counters, expectSameCounters, syncStats, waitEqual } from './util.js';
 
 const servers: TestServer[] = [];
@@ -107,6 +108,42 @@ describe.skipIf(!cliBuilt())('source failover through Sentinel', () => {
     expect(end.code, end.stderr.slice(-3000)).toBe(0);
     expect(end.stderr).toMatch(/reconnecting to continue by PSYNC/);
     expect(end.stderr).toMatch(new RegExp(`source master named by Sentinel master=127.0.0.1:${r.port}`));
+    sentinel.client.disconnect();
+  }, 120_000);
+
+  /** A master with 37 hashes, a Sentinel monitoring it, an empty target. */
+  async function viaSentinel() {
+    const m = await startRedis();
+    const dst = await startRedis();
+    servers.push(m, dst);
+    const sentinel = await startSentinel(m);
+    for (let i = 0; i < 37; i++) await m.client.hset(`h:${i}`, 'f', String(i));
+    const via = ['--source-sentinel', `127.0.0.1:${sentinel.port}`, '--source-master-name', 'm1'];
+    const named = new RegExp(`source master named by Sentinel master=127.0.0.1:${m.port}`);
+    return { m, dst, sentinel, via, named };
+  }
+
+  it('precheck finds the source master through Sentinel', async () => {
+    const { dst, sentinel, via, named } = await viaSentinel();
+    const pre = await runCli(['precheck', ...via, '--target', url(dst), '--json']);
+    expect(pre.code, pre.stderr.slice(-2000)).toBe(0);
+    expect(pre.stderr).toMatch(named);
+    const r = JSON.parse(pre.stdout) as { ok: boolean; findings: { code: string; message: string }[] };
+    expect(r.ok).toBe(true);
+    // What it sampled is the master's data: 37 hashes.
+    expect(r.findings.find((f) => f.code === 'TYPE_PATH')?.message).toMatch(/hash.*37 keys/);
+    sentinel.client.disconnect();
+  }, 120_000);
+
+  it('verify finds the source master through Sentinel', async () => {
+    const { dst, sentinel, via, named } = await viaSentinel();
+    // The target lacks them all, then holds the same.
+    const v1 = await runCli(['verify', ...via, '--target', url(dst)]);
+    expect(v1.code, v1.stderr.slice(-2000)).toBe(1);
+    expect(v1.stderr).toMatch(named);
+    for (let i = 0; i < 37; i++) await dst.client.hset(`h:${i}`, 'f', String(i));
+    const v2 = await runCli(['verify', ...via, '--target', url(dst)]);
+    expect(v2.code, `${v2.stdout}\n${v2.stderr.slice(-2000)}`).toBe(0);
     sentinel.client.disconnect();
   }, 120_000);
 });
