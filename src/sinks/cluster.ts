@@ -650,6 +650,21 @@ export class ClusterWriter implements Writer {
 
   /** The reply that makes `u` go again, if any: a single command's error; a group's first redirect. */
   private redirectError(u: Unit): Error | null {
+    if (u.group) {
+      // A transaction in a slot being migrated whose keys are split between the two nodes: some of its
+      // commands were QUEUED (their keys are still here), others got ASK (theirs moved, or are new).
+      // Resending it with ASKING would run the queued ones on the importing node against keys it does
+      // not have yet (and MIGRATE … REPLACE would then overwrite what they wrote). Wait until the
+      // migration has moved them all (every command then answers ASK) or ended (MOVED).
+      let ask = false;
+      let queued = false;
+      for (let i = 1; i < u.cmds.length - 1; i++) {
+        const e = u.errs[i];
+        if (e === null || e === undefined) queued ||= u.replies[i] === QUEUED;
+        else if (classifyRedirect(e).kind === 'ask') ask = true;
+      }
+      if (ask && queued) return new ServerReplyError('TRYAGAIN transaction keys split by a slot migration');
+    }
     for (const e of u.errs) if (e !== null && classifyRedirect(e).kind !== 'none') return e;
     if (u.group) {
       const last = u.replies[u.cmds.length - 1];

