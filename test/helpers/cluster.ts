@@ -202,6 +202,10 @@ export async function copyKeys(from: Redis, into: Redis): Promise<number> {
     const r = (await p.exec()) ?? [];
     const w = into.pipeline();
     for (let i = 0; i < keys.length; i++) {
+      // A node that lost the key's slot a moment ago answers MOVED: say so (callers retry) rather than
+      // restoring garbage.
+      const err = r[2 * i]![0] ?? r[2 * i + 1]![0];
+      if (err) throw err;
       const dump = r[2 * i]![1] as Buffer | null;
       const ttl = Number(r[2 * i + 1]![1]);
       if (dump === null || ttl === -2) continue;
