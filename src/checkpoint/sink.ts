@@ -13,13 +13,14 @@
  * - flush()/close(): the writer closes its open batch first (otherwise the sink's flush would wait for
  *   replies that come only with the EXEC).
  */
-import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import type { CommandRecord, KeyMeta, Position, Sink } from '../records.js';
 import { copyRecord } from '../sinks/copy.js';
+import { PassThroughSink } from '../sinks/pass-through.js';
 import type { CheckpointWriter } from './writer.js';
 
 type Held = { rec: CommandRecord; pos: null } | { rec: null; pos: Position };
 
-export class CheckpointSink implements Sink {
+export class CheckpointSink extends PassThroughSink {
   private snapshotMarked = false;
   private streaming = false;
   private settling: Promise<void> | null = null;
@@ -27,9 +28,11 @@ export class CheckpointSink implements Sink {
   private failure: Error | null = null;
 
   constructor(
-    readonly inner: Sink,
+    inner: Sink,
     readonly writer: CheckpointWriter,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   private snapshotCall(): void {
     if (this.streaming && this.settling === null) {
@@ -43,33 +46,21 @@ export class CheckpointSink implements Sink {
     this.writer.markSnapshot();
   }
 
-  keyStart(meta: KeyMeta): void {
+  override keyStart(meta: KeyMeta): void {
     this.snapshotCall();
     this.inner.keyStart(meta);
   }
-  keyRaw(chunk: Buffer): void {
-    this.inner.keyRaw(chunk);
-  }
-  keyElements(chunk: ValueChunk): void {
-    this.inner.keyElements(chunk);
-  }
-  keyEnd(): void {
-    this.inner.keyEnd();
-  }
-  keyUpgraded(): void {
-    (this.inner as Sink & { keyUpgraded?(): void }).keyUpgraded?.();
-  }
-  functionLibrary(code: Buffer): void {
+  override functionLibrary(code: Buffer): void {
     this.snapshotCall();
     this.inner.functionLibrary(code);
   }
 
-  command(rec: CommandRecord): void {
+  override command(rec: CommandRecord): void {
     if (this.settling !== null) this.held.push({ rec: copyRecord(rec), pos: null });
     else this.inner.command(rec);
   }
 
-  position(pos: Position): void {
+  override position(pos: Position): void {
     if (this.settling !== null) {
       this.held.push({ rec: null, pos });
       return;
@@ -104,28 +95,24 @@ export class CheckpointSink implements Sink {
     this.writer.position(pos);
   }
 
-  onAck(cb: (pos: Position) => void): void {
-    this.inner.onAck(cb);
-  }
-
-  get needsDrain(): boolean {
+  override get needsDrain(): boolean {
     return this.failure !== null || this.settling !== null || this.inner.needsDrain;
   }
 
-  async drain(): Promise<void> {
+  override async drain(): Promise<void> {
     while (this.settling !== null) await this.settling;
     if (this.failure !== null) throw this.failure;
     await this.inner.drain();
   }
 
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     while (this.settling !== null) await this.settling;
     if (this.failure !== null) throw this.failure;
     this.writer.closeNow();
     await this.inner.flush();
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     while (this.settling !== null) await this.settling;
     this.writer.closeNow();
     await this.inner.close();

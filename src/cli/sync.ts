@@ -27,7 +27,8 @@ import { ConfigError, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
 import type { Logger } from '../obs/index.js';
-import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import type { KeyMeta, Position, Sink } from '../records.js';
+import { PassThroughSink } from '../sinks/pass-through.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
@@ -379,52 +380,21 @@ function range256(): number[] {
 }
 
 /** Sink pass-through that counts snapshot keys by type and applies --skip-functions. */
-export class CountingSink implements Sink {
+export class CountingSink extends PassThroughSink {
   constructor(
-    readonly inner: Sink,
+    inner: Sink,
     private readonly stats: RunStats,
     private readonly skipFunctions: boolean,
-  ) {}
-  keyStart(meta: KeyMeta): void {
+  ) {
+    super(inner);
+  }
+  override keyStart(meta: KeyMeta): void {
     this.stats.keysByType[meta.type]++;
     this.inner.keyStart(meta);
   }
-  keyRaw(chunk: Buffer): void {
-    this.inner.keyRaw(chunk);
-  }
-  keyElements(chunk: ValueChunk): void {
-    this.inner.keyElements(chunk);
-  }
-  keyEnd(): void {
-    this.inner.keyEnd();
-  }
-  keyUpgraded(): void {
-    (this.inner as Sink & { keyUpgraded?(): void }).keyUpgraded?.();
-  }
-  functionLibrary(code: Buffer): void {
+  override functionLibrary(code: Buffer): void {
     if (this.skipFunctions) return;
     this.stats.functions++;
     this.inner.functionLibrary(code);
-  }
-  command(rec: CommandRecord): void {
-    this.inner.command(rec);
-  }
-  position(pos: Position): void {
-    this.inner.position(pos);
-  }
-  onAck(cb: (pos: Position) => void): void {
-    this.inner.onAck(cb);
-  }
-  get needsDrain(): boolean {
-    return this.inner.needsDrain;
-  }
-  drain(): Promise<void> {
-    return this.inner.drain();
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -8,7 +8,8 @@
  * translations are spliced in place. Snapshot calls pass through untouched (the sink chooses RESTORE
  * or rewrite per key).
  */
-import type { CommandRecord, KeyMeta, Position, Sink, ValueChunk } from '../records.js';
+import type { CommandRecord, Sink } from '../records.js';
+import { PassThroughSink } from '../sinks/pass-through.js';
 import type { TargetCaps } from '../sinks/types.js';
 import { type TranslateContext, translateCommand } from './commands.js';
 
@@ -25,12 +26,13 @@ export interface TranslateOptions {
   hashFieldTtl?: TranslateContext['hashFieldTtl'];
 }
 
-export class TranslatingSink implements Sink {
+export class TranslatingSink extends PassThroughSink {
   private readonly ctx: TranslateContext;
   constructor(
-    readonly inner: Sink,
+    inner: Sink,
     readonly opts: TranslateOptions,
   ) {
+    super(inner);
     this.ctx = {
       target: opts.target,
       now: opts.now ?? Date.now,
@@ -38,25 +40,7 @@ export class TranslatingSink implements Sink {
       hashFieldTtl: opts.hashFieldTtl ?? 'error',
     };
   }
-  keyStart(meta: KeyMeta): void {
-    this.inner.keyStart(meta);
-  }
-  keyRaw(chunk: Buffer): void {
-    this.inner.keyRaw(chunk);
-  }
-  keyElements(chunk: ValueChunk): void {
-    this.inner.keyElements(chunk);
-  }
-  keyEnd(): void {
-    this.inner.keyEnd();
-  }
-  keyUpgraded(): void {
-    (this.inner as Sink & { keyUpgraded?(): void }).keyUpgraded?.();
-  }
-  functionLibrary(code: Buffer): void {
-    this.inner.functionLibrary(code);
-  }
-  command(rec: CommandRecord): void {
+  override command(rec: CommandRecord): void {
     if (rec.multi !== undefined) {
       const multi = rec.multi.flatMap((argv) => translateCommand(argv, this.ctx));
       if (multi.length > 0) this.inner.command({ ...rec, argv: multi[0]!, multi });
@@ -66,23 +50,5 @@ export class TranslatingSink implements Sink {
     if (out.length === 1 && out[0] === rec.argv) this.inner.command(rec);
     else if (out.length === 1) this.inner.command({ ...rec, argv: out[0]! });
     else if (out.length > 1) this.inner.command({ ...rec, argv: out[0]!, multi: out });
-  }
-  position(pos: Position): void {
-    this.inner.position(pos);
-  }
-  onAck(cb: (pos: Position) => void): void {
-    this.inner.onAck(cb);
-  }
-  get needsDrain(): boolean {
-    return this.inner.needsDrain;
-  }
-  drain(): Promise<void> {
-    return this.inner.drain();
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
