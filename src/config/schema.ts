@@ -189,8 +189,8 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'size',
     commands: WRITES,
     arg: 'SIZE',
-    default: 64 * 1024 * 1024,
-    help: 'values larger than this are rewritten in chunks instead of one RESTORE (suffixes kb, mb, gb); default 64mb',
+    default: 16 * 1024 * 1024,
+    help: 'values larger than this are rewritten in chunks instead of one RESTORE (suffixes kb, mb, gb); default 16mb',
   },
   {
     name: 'no-restore',

@@ -88,7 +88,7 @@ export class RedisConnection extends EventEmitter {
     this.role = role;
     this.endpoint = describeEndpoint(opts);
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 8192);
-    this.maxInFlightBytes = Math.max(1, opts.maxInFlightBytes ?? 16 * 1024 * 1024);
+    this.maxInFlightBytes = Math.max(1, opts.maxInFlightBytes ?? 4 * 1024 * 1024);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -267,7 +267,8 @@ export class RedisConnection extends EventEmitter {
   private flush(): void {
     this.flushScheduled = false;
     if (this.writer.length === 0 || this.closedError) return;
-    this.socket.write(this.writer.take());
+    const out = this.writer.take();
+    this.socket.write(out, () => this.writer.release(out)); // written out (or failed): the slab is free
   }
 
   private onData(chunk: Buffer): void {

@@ -19,7 +19,7 @@ export interface ConnectOptions {
    * at half a window, the target still has ~4k small commands queued while the producer decodes more.
    */
   maxInFlight?: number;
-  /** Encoded bytes sent and not yet replied before `needsDrain` turns true. Default 16 MiB. */
+  /** Encoded bytes sent and not yet replied before `needsDrain` turns true. Default 4 MiB. */
   maxInFlightBytes?: number;
   /**
    * Fail everything pending (ERR_TARGET_TIMEOUT / ERR_SOURCE_TIMEOUT) when commands are outstanding

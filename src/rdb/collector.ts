@@ -9,6 +9,7 @@
 import type { KeyMeta, StreamId, ValueChunk } from '../records.js';
 import { type ElementCursor, IntsetCursor, ListpackCursor, ZiplistCursor, ZipmapCursor } from './compact.js';
 import { corrupt } from './errors.js';
+import { ReplicantError } from '../errors.js';
 import { parseScore, RdbReader } from './reader.js';
 import type { RdbDecoderOptions, RdbVisitor } from './types.js';
 
@@ -63,6 +64,7 @@ export abstract class KeyCollector extends RdbReader {
   private readonly auto: boolean;
   private readonly wantElements: ((meta: KeyMeta) => boolean) | null;
   private readonly rawMax: number;
+  private readonly rawReplay: (() => Buffer | null) | null;
   /** Auto mode, raw-only key: watching its size, keeping a copy of its raw body for an upgrade. */
   protected watch = false;
   /** Absolute offset of the current key's value body (where an upgrade restarts decoding). */
@@ -122,6 +124,7 @@ export abstract class KeyCollector extends RdbReader {
     this.auto = !this.allRaw && (opts.decodeValues === 'auto' || opts.wantElements !== undefined);
     this.wantElements = opts.wantElements ?? null;
     this.rawMax = Math.max(0, opts.rawOnlyMaxBytes ?? 16 * 1024 * 1024);
+    this.rawReplay = this.auto ? (opts.rawReplay ?? null) : null;
     this.skip = this.allRaw;
   }
 
@@ -194,6 +197,34 @@ export abstract class KeyCollector extends RdbReader {
     const from = this.bodyAbs - this.base;
     if (this.keptBytes === 0 && from >= 0) {
       this.pos = from; // the whole body is still in the current buffer: rewind in place
+    } else if (this.rawReplay !== null) {
+      // The visitor's copy is the body up to pos; the unparsed rest goes first in the pending chunks
+      // (joined a little at a time as steps need it) and the copy is re-read in place.
+      const body = this.rawReplay();
+      if (body === null) {
+        this.watch = false; // nobody wants this key's elements: read it raw-only to its end
+        return;
+      }
+      const len = this.base + this.pos - this.bodyAbs;
+      if (body.length !== len) {
+        throw new ReplicantError(
+          'ERR_INTERNAL',
+          `auto-mode upgrade: the visitor kept ${body.length} bytes of a ${len}-byte raw body`,
+          {
+            hint: 'this is a bug in replicant (rawReplay must return every keyRaw byte of the key); report it',
+          },
+        );
+      }
+      const rest = this.buf.subarray(this.pos);
+      if (rest.length > 0) {
+        this.pending.unshift(this.bufOwned ? rest : Buffer.from(rest)); // the caller may reuse its chunk
+        this.pendingBytes += rest.length;
+      }
+      this.buf = body;
+      this.ownBuf();
+      this.base = this.bodyAbs;
+      this.rawMark = this.crcMark = body.length; // delivered and hashed already
+      this.pos = 0;
     } else {
       const live = this.buf.subarray(Math.max(0, from));
       const done = this.pos - Math.max(0, from);
@@ -245,7 +276,7 @@ export abstract class KeyCollector extends RdbReader {
   protected flushPending(): void {
     if (this.rawOn) {
       this.flushElements();
-      if (this.watch && this.pos > this.rawMark) {
+      if (this.watch && this.rawReplay === null && this.pos > this.rawMark) {
         // Copied: an upgrade must re-read these bytes after the caller has reused its chunk.
         const part = Buffer.from(this.buf.subarray(this.rawMark, this.pos));
         this.kept.push(part);

@@ -52,6 +52,16 @@ export class RdbDecoder extends ValueDecoder {
     return this.position;
   }
 
+  /**
+   * The last write() stopped early (yieldWhen) with input still unparsed. A feeder should drain its
+   * sink and call write() with an empty chunk until this is false before it writes new input: new
+   * chunks written meanwhile pile up (copied) behind the paused ones, and past MAX_PAUSED_BYTES the
+   * decoder stops yielding at all (measured: 20 MiB in flight against a 4 MiB window, 8 MiB queued).
+   */
+  get yielded(): boolean {
+    return this.paused;
+  }
+
   /** Bytes received after the EOF opcode and checksum (ignored; e.g. rdbtools' appended digest). */
   get trailingBytes(): number {
     return this.trailing;

@@ -137,6 +137,14 @@ export interface RdbDecoderOptions {
    * elements and are never upgraded.
    */
   rawOnlyMaxBytes?: number;
+  /**
+   * Auto mode: the visitor keeps the watched key's raw body itself (a sink collecting it for RESTORE)
+   * and hands it back here for an upgrade — everything `keyRaw` delivered since `keyStart`, contiguous —
+   * so the decoder keeps no copy of its own and joins nothing: the big key is held once, not three
+   * times. Returns null when the visitor no longer wants the key (dropped, failed): then there is no
+   * upgrade, the key stays raw-only to its end. A length that is not the body's is ERR_INTERNAL.
+   */
+  rawReplay?: () => Buffer | null;
   /** Total input size when known (file size): declared lengths beyond it fail at once. */
   expectedSize?: number;
   /**

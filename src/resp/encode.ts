@@ -126,14 +126,25 @@ export function encodeCommand(argv: ReadonlyArray<CommandArg>): Buffer {
 
 /**
  * Appends commands to a slab; `take()` returns everything written since the last take as one Buffer
- * (a view of the slab, no copy). A taken view is never written again: when the slab runs out a new
- * one is allocated and the old one lives only as long as the views handed out.
+ * (a view of the slab, no copy). A taken view is never written again while it is out: when the slab
+ * runs out the writer moves on to another, and an old slab is reused only after `release()` has been
+ * called for every view taken from it (the socket's write callback) — up to SPARE_SLABS of them.
+ *
+ * Why recycle: a slab dropped instead is garbage V8 sees only as external memory, collected in steps
+ * of ~64 MiB, so a long rewrite (a 5M-element key is ~150 MB of commands) kept up to 64 MiB of written
+ * slabs in RSS. A caller that never calls release() gets the old behaviour: every slab is dropped.
  */
+/** Written-out slabs kept for reuse. A few cover what is in the socket's queue while it drains. */
+const SPARE_SLABS = 4;
+
 export class CommandWriter {
   private slab: Buffer;
   private start = 0;
   private pos = 0;
   private readonly slabSize: number;
+  /** Views taken and not yet released, per slab (keyed by its ArrayBuffer: a slab owns its own). */
+  private readonly out = new Map<ArrayBufferLike, number>();
+  private readonly spare: Buffer[] = [];
 
   constructor(slabSize = 256 * 1024) {
     this.slabSize = slabSize;
@@ -164,14 +175,38 @@ export class CommandWriter {
   take(): Buffer {
     const out = this.slab.subarray(this.start, this.pos);
     this.start = this.pos;
+    const ab = this.slab.buffer;
+    this.out.set(ab, (this.out.get(ab) ?? 0) + 1);
     // A slab grown for one huge command is not kept: the next batch starts in a normal-sized one.
     // Nor is a slab with less than a quarter left: starting afresh now (nothing pending) costs no
     // copy, while running out mid-batch would copy the pending bytes to a new slab (grow).
     if (this.slab.length > this.slabSize || this.slab.length - this.pos < this.slabSize >>> 2) {
-      this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+      this.retire();
+      this.slab = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.slabSize);
       this.start = this.pos = 0;
     }
     return out;
+  }
+
+  /** A view from take() is no longer in use (written to the socket): its slab may be reused. */
+  release(view: Buffer): void {
+    const ab = view.buffer;
+    const n = this.out.get(ab);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.out.set(ab, n - 1);
+      return;
+    }
+    this.out.delete(ab);
+    if (ab !== this.slab.buffer && ab.byteLength === this.slabSize && this.spare.length < SPARE_SLABS)
+      this.spare.push(Buffer.from(ab, 0, this.slabSize));
+  }
+
+  /** The current slab is being left: keep it for reuse now if nothing taken from it is still out. */
+  private retire(): void {
+    const ab = this.slab.buffer;
+    if (!this.out.has(ab) && this.slab.length === this.slabSize && this.spare.length < SPARE_SLABS)
+      this.spare.push(this.slab);
   }
 
   /** New slab; the pending (untaken) bytes move with it so one take() still yields one Buffer. */
@@ -180,8 +215,12 @@ export class CommandWriter {
     // Geometric growth: a batch that grows past the slab in many small steps is copied O(log n) times,
     // not once per command (growing to exactly pending+need made a 1 MiB batch quadratic).
     const size = Math.max(this.slabSize, 2 * (pending + need));
-    const next = Buffer.allocUnsafeSlow(size);
+    const next =
+      size === this.slabSize
+        ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(size))
+        : Buffer.allocUnsafeSlow(size);
     this.slab.copy(next, 0, this.start, this.pos);
+    this.retire();
     this.slab = next;
     this.start = 0;
     this.pos = pending;

@@ -58,7 +58,7 @@ export interface StandaloneSinkOptions {
    * mapped into one target DB that was empty: the key came from another source DB). Default 'overwrite'.
    */
   onConflict?: 'overwrite' | 'skip' | 'error';
-  /** Raw value size above which a key is streamed as chunked commands. Default 64 MiB, capped below protoMaxBulkLen. */
+  /** Raw value size above which a key is streamed as chunked commands. Default 16 MiB, capped below protoMaxBulkLen. */
   bigKeyBytes?: number;
   /** Elements per rewrite command. Default 512. */
   chunkElements?: number;

@@ -19,6 +19,8 @@ import { ReplicaLink, type ReplicaLinkOptions, type SyncStart } from '../replica
 import { FRAME_RDB, FRAME_RDB_END } from '../replication/spool.js';
 import { CommandStream } from '../replication/stream.js';
 
+const EMPTY_PART = Buffer.alloc(0);
+
 /** Synchronous, pure record filter (design §1). Return null to drop, or a (possibly new) record. */
 export interface SourceFilter {
   key?(meta: KeyMeta): KeyMeta | null;
@@ -213,6 +215,11 @@ export class ReplicaSource {
         if (f.kind === FRAME_RDB) this.feedRdb(part);
         else this.feedStream(part);
         if (this.sink.needsDrain) await this.sink.drain();
+        // A decoder that yielded (backpressure inside a big key) finishes its input before it gets more.
+        while (f.kind === FRAME_RDB && this.decoder?.yielded && !this.stopping) {
+          this.decoder.write(EMPTY_PART);
+          if (this.sink.needsDrain) await this.sink.drain();
+        }
       }
     }
   }

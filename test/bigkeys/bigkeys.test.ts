@@ -1,19 +1,24 @@
 /**
  * Big keys (issue #4 §3): a 5M-element list, hash, set and zset and a 100k-entry stream with consumer
- * groups and a PEL, restored from an RDB by the CLI into a fresh server. The values are larger than
- * --big-key-bytes, so they go as chunked commands: the test checks the replicant process's peak RSS
- * stays under 200 MB (printed), no command exceeded the chunk budget, and each value arrived whole —
- * compared by the servers themselves (DEBUG DIGEST-VALUE, encoding-independent) plus sizes and the
- * stream's groups/PEL. REPLICANT_BIGKEY_ELEMENTS shrinks the collections for a quick local run.
+ * groups and a PEL, restored from an RDB by the CLI into a fresh server. The collections are larger
+ * than the default --big-key-bytes (16mb), so they go as chunked commands: the test checks the
+ * replicant process's peak RSS (printed), no command exceeded the chunk budget, and each value arrived
+ * whole — compared by the servers themselves (DEBUG DIGEST-VALUE, encoding-independent) plus sizes
+ * and the stream's groups/PEL. REPLICANT_BIGKEY_ELEMENTS shrinks the collections for a quick local run.
  *
- * The issue's goal is < 200 MB. Where the memory was (process.memoryUsage() sampled every 20 ms in the
- * child, --trace-gc): an upgraded big key re-decoded in one write() queued up to 35 MB of commands
- * past the window, and the sink's RESTORE slab (grown by doubling to 24–32 MB) stayed allocated while
- * the key was rewritten; both fixed (decoder yieldWhen, slab capped and released): 203–264 MB → 188–213
- * MB on the shared 2-core machine. What is left: Node itself (empty `node -e` ≈ 39 MB, 57 MB with our
- * modules loaded — printed below), V8's young generation (16 MB semi-spaces: heapTotal 45–65 MB;
- * `--max-semi-space-size=2` alone gives ~160 MB), and Buffers freed but not yet collected (V8 collects
- * external memory in ~64 MB steps; glibc keeps the freed pages).
+ * The issue's goal is < 200 MB. Where the memory was (process.memoryUsage() sampled every 5–20 ms in
+ * the child, --trace-gc, --expose-gc): first an upgraded big key re-decoded in one write() and a RESTORE
+ * slab grown by doubling (fixed earlier: 203–264 → 188–213 MB); then, with a forced GC every 100 ms,
+ * still ~60 MiB of *live* ArrayBuffers at the peak: the decoder, once paused inside a big key, was fed
+ * new chunks anyway and stopped yielding (20 MiB in flight against the window), plus 1 MiB read chunks
+ * and written command slabs left for V8 to collect in ~64 MiB steps. Now the feeders wait for a paused
+ * decoder, the window is 4 MiB, the file is read into one reused buffer, command slabs are recycled,
+ * and an upgrade re-reads the sink's copy of the raw body: 164–201 MB alone with Node's defaults.
+ * What is left at the peak is V8's young generation (semi-spaces grow to 16 MiB each under this
+ * allocation rate: heapTotal 60–110 MB against ~10 MiB of ArrayBuffers); capping it with
+ * --max-semi-space-size=2 gives ~126 MB at the same speed, which is what the README recommends for
+ * memory-tight hosts and what the < 200 MB assertion runs with. Node itself: an empty `node -e` is
+ * ≈ 39 MB, 57 MB with our modules loaded (printed below).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -24,8 +29,10 @@ import { startRedis, type TestServer } from '../helpers/server.js';
 const N = Number(process.env.REPLICANT_BIGKEY_ELEMENTS ?? 5_000_000);
 const STREAM = 100_000;
 const MAIN = path.join(REPO, 'dist/cli/main.js');
-/** Guard (see the header): measured after the fixes 208/211 MB alone, 227 MB inside the full suite (load). */
-const RSS_LIMIT_MB = 245;
+/** Issue #4's goal, met with the young generation capped (see the header). */
+const RSS_GOAL_MB = 200;
+/** Default heap sizing, a guard against regressions: measured 164–201 MB alone (see the header). */
+const RSS_DEFAULT_LIMIT_MB = 250;
 let src: TestServer;
 let dst: TestServer;
 
@@ -79,14 +86,17 @@ function childRss(code: string): Promise<number> {
   });
 }
 
-/** Run the CLI's main() in a child that reports its own peak RSS at exit. */
-function restoreWithRss(args: string[]): Promise<{ code: number; stderr: string; rssMb: number }> {
+/** Run the CLI's main() in a child (node `flags`) that reports its own peak RSS at exit. */
+function restoreWithRss(
+  flags: string[],
+  args: string[],
+): Promise<{ code: number; stderr: string; rssMb: number }> {
   const code = `const { main } = await import(${JSON.stringify(MAIN)});
 const rc = await main(${JSON.stringify(args)});
 process.stderr.write('\\nPEAK_RSS_KB ' + process.resourceUsage().maxRSS + '\\n');
 process.exitCode = rc;`;
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    const p = spawn(process.execPath, [...flags, '--input-type=module', '-e', code], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -105,45 +115,52 @@ process.exitCode = rc;`;
 const digest = async (s: TestServer, k: string) => String(await s.client.call('DEBUG', 'DIGEST-VALUE', k));
 
 describe.skipIf(!cliBuilt())('big keys: chunked, bounded memory', () => {
-  it(`${N.toLocaleString()}-element list/hash/set/zset and a ${STREAM.toLocaleString()}-entry stream with groups: peak RSS bounded, values whole`, async () => {
-    const rdb = path.join(src.dir, 'dump.rdb');
-    const r = await restoreWithRss([
-      'restore',
-      '--rdb',
-      rdb,
-      '--target',
-      dst.url,
-      '--no-progress',
-      '--big-key-bytes',
-      '16mb',
-    ]);
-    expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const empty = await childRss('');
-    const loaded = await childRss(`await import(${JSON.stringify(MAIN)});`);
-    console.log(
-      `big keys: peak RSS of replicant restore ${r.rssMb} MB (${N} elements per collection, ${STREAM} stream entries); Node baseline: empty child ${empty} MB, with replicant's modules loaded ${loaded} MB`,
-    );
-    expect(empty).toBeGreaterThan(0);
-    expect(r.rssMb).toBeGreaterThan(loaded);
-    expect(r.rssMb).toBeLessThan(RSS_LIMIT_MB);
-    for (const k of ['big:list', 'big:set', 'big:hash', 'big:zset', 'big:stream']) {
-      expect(await digest(dst, k), k).toBe(await digest(src, k));
-    }
-    expect(await dst.client.llen('big:list')).toBe(N);
-    expect(Number(await dst.client.zscore('big:zset', `e:${N - 1}`))).toBe((N - 1) / 3);
-    // At full size every collection is above --big-key-bytes: all went as chunked commands.
-    if (N >= 5_000_000) expect(r.stderr).toMatch(/rewritten with commands\s+[4-9]/);
-    const groups = async (s: TestServer) =>
-      JSON.stringify(await s.client.call('XINFO', 'GROUPS', 'big:stream'));
-    expect(await groups(dst)).toBe(await groups(src));
-    const pel = async (s: TestServer) =>
-      JSON.stringify(
-        ((await s.client.call('XPENDING', 'big:stream', 'g1', '-', '+', '10000')) as unknown[][]).map((e) => [
-          e[0],
-          e[1],
-          e[3],
-        ]),
+  const cases = [
+    {
+      name: 'with --max-semi-space-size=2 (README, Memory)',
+      flags: ['--max-semi-space-size=2'],
+      limit: RSS_GOAL_MB,
+    },
+    { name: "with Node's default heap sizing", flags: [], limit: RSS_DEFAULT_LIMIT_MB },
+  ];
+  for (const c of cases)
+    it(`${N.toLocaleString()}-element list/hash/set/zset and a ${STREAM.toLocaleString()}-entry stream with groups, ${c.name}: peak RSS bounded, values whole`, async () => {
+      await dst.client.flushall();
+      const rdb = path.join(src.dir, 'dump.rdb');
+      // The default --big-key-bytes (16mb): every collection here is bigger, so all go as chunked commands.
+      const r = await restoreWithRss(c.flags, [
+        'restore',
+        '--rdb',
+        rdb,
+        '--target',
+        dst.url,
+        '--no-progress',
+      ]);
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const empty = await childRss('');
+      const loaded = await childRss(`await import(${JSON.stringify(MAIN)});`);
+      console.log(
+        `big keys (${c.name}): peak RSS of replicant restore ${r.rssMb} MB (${N} elements per collection, ${STREAM} stream entries); Node baseline: empty child ${empty} MB, with replicant's modules loaded ${loaded} MB`,
       );
-    expect(await pel(dst)).toBe(await pel(src));
-  }, 600_000); // the restore alone is 20 s idle, over 50 s on the shared 2-core machine
+      expect(empty).toBeGreaterThan(0);
+      expect(r.rssMb).toBeGreaterThan(loaded);
+      expect(r.rssMb).toBeLessThan(c.limit);
+      for (const k of ['big:list', 'big:set', 'big:hash', 'big:zset', 'big:stream']) {
+        expect(await digest(dst, k), k).toBe(await digest(src, k));
+      }
+      expect(await dst.client.llen('big:list')).toBe(N);
+      expect(Number(await dst.client.zscore('big:zset', `e:${N - 1}`))).toBe((N - 1) / 3);
+      // At full size every collection is above --big-key-bytes: all went as chunked commands.
+      if (N >= 5_000_000) expect(r.stderr).toMatch(/rewritten with commands\s+[4-9]/);
+      const groups = async (s: TestServer) =>
+        JSON.stringify(await s.client.call('XINFO', 'GROUPS', 'big:stream'));
+      expect(await groups(dst)).toBe(await groups(src));
+      const pel = async (s: TestServer) =>
+        JSON.stringify(
+          ((await s.client.call('XPENDING', 'big:stream', 'g1', '-', '+', '10000')) as unknown[][]).map(
+            (e) => [e[0], e[1], e[3]],
+          ),
+        );
+      expect(await pel(dst)).toBe(await pel(src));
+    }, 600_000); // the restore alone is 20 s idle, over 50 s on the shared 2-core machine
 });

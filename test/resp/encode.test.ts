@@ -89,6 +89,53 @@ describe('CommandWriter', () => {
     );
   });
 
+  test('release(): slabs are reused only once every view taken from them is released; unreleased views never change', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(argvArb, fc.integer({ min: 0, max: 3 }), fc.nat()), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        fc.integer({ min: 16, max: 512 }),
+        (ops, slab) => {
+          const w = new CommandWriter(slab);
+          const out: { view: Buffer; copy: Buffer }[] = [];
+          const taken: Buffer[] = [];
+          let expectAll = Buffer.alloc(0);
+          for (const [argv, action, pick] of ops) {
+            w.write(argv);
+            expectAll = Buffer.concat([expectAll, encodeCommand(argv)]);
+            if (action >= 1) {
+              const view = w.take();
+              out.push({ view, copy: Buffer.from(view) });
+              taken.push(Buffer.from(view));
+            }
+            if (action >= 2 && out.length > 0) {
+              const [r] = out.splice(pick % out.length, 1);
+              w.release(r!.view); // written out: its bytes may now be overwritten
+            }
+            for (const o of out) expect(o.view).toEqual(o.copy);
+          }
+          taken.push(Buffer.from(w.take()));
+          expect(Buffer.concat(taken)).toEqual(expectAll);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('release(): a written-out slab is reused instead of allocating a new one', () => {
+    const w = new CommandWriter(64);
+    const first: ArrayBufferLike[] = [];
+    for (let i = 0; i < 20; i++) {
+      w.write(['SET', 'k', 'x'.repeat(30)]); // 57 bytes: each take leaves < a quarter, so the slab moves on
+      const v = w.take();
+      first.push(v.buffer);
+      w.release(v);
+    }
+    expect(new Set(first).size).toBeLessThanOrEqual(2);
+  });
+
   test('writeRaw appends pre-encoded bytes', () => {
     const w = new CommandWriter(8);
     const ping = encodeCommand(['PING']);
