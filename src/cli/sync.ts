@@ -25,10 +25,18 @@ import {
 import type { Config } from '../config/index.js';
 import { ConfigError, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
-import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
+import {
+  newRunStats,
+  Progress,
+  progressRenderer,
+  restartCopyCounts,
+  type RunStats,
+  summaryText,
+} from '../obs/index.js';
 import type { Logger } from '../obs/index.js';
 import type { KeyMeta, Position, Sink } from '../records.js';
 import { PassThroughSink } from '../sinks/pass-through.js';
+import { restartSinkCopyCounts, type SinkStats } from '../sinks/types.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
@@ -130,6 +138,19 @@ export async function runSync(ctx: RunContext): Promise<number> {
     const head: Sink = w ? new CheckpointSink(translated, w) : translated;
     // A new full copy after a source link lost inside the snapshot: empty what the lost one wrote.
     const recopy = () => emptyOwnTarget(target, w, targetDbs, exclusive, log);
+    /** Every full copy this process begins; past the first, counts start again (each key once). */
+    const fullSync = (thenEmpty: boolean) => async () => {
+      if (++stats.fullCopies > 1) {
+        restartCopyCounts(stats);
+        const ss = (writer as { stats?: SinkStats }).stats;
+        if (ss) restartSinkCopyCounts(ss);
+        log.info(
+          { copy: stats.fullCopies },
+          "a new full copy: key counts start again (its keys replace the earlier copy's)",
+        );
+      }
+      if (thenEmpty) await recopy();
+    };
     const makeSource = (from: Position | null, again = false) =>
       new ReplicaSource(head, {
         host: src.host,
@@ -147,13 +168,11 @@ export async function runSync(ctx: RunContext): Promise<number> {
         },
         ...(from ? { resume: from } : {}),
         // Checkpointed: a source that cannot continue gets a new full copy over our own writes.
-        ...(again
-          ? { onFullSync: recopy }
-          : from && w
-            ? { onFullSync: recopy }
-            : from
-              ? { requireContinue: true }
-              : {}),
+        ...(again || (from && w)
+          ? { onFullSync: fullSync(true) }
+          : from
+            ? { requireContinue: true }
+            : { onFullSync: fullSync(false) }),
         log: ctx.log.child({ component: 'replica-link' }),
       });
     let source = makeSource(resume);

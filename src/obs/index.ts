@@ -8,6 +8,7 @@ export {
   keysPassed,
   newRunStats,
   type Phase,
+  restartCopyCounts,
   type RunStats,
   statusJson,
   VALUE_TYPES,

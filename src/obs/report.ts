@@ -62,6 +62,7 @@ export function summaryText(s: RunStats, title: string): string {
     if (n > 0) extra.push([`skipped: ${reason}`, n]);
   if (s.functions > 0) extra.push(['function libraries', s.functions]);
   if (s.commands > 0) extra.push(['stream commands', s.commands]);
+  if (s.fullCopies > 1) extra.push(["full copies (keys counted from the last one's start)", s.fullCopies]);
   if (extra.length > 1) lines.push(table(extra));
   const rate = secs > 0 ? keys / secs : 0;
   lines.push(

@@ -59,6 +59,11 @@ export interface RunStats {
   spoolBytes: number;
   /** Errors by code (fatal ones end the run; others were retried). */
   errors: Record<string, number>;
+  /**
+   * Full copies begun (0 for a run that continued by partial sync). Past 1, the key and write counts
+   * are those of the last copy: a new one replaces what the earlier wrote (see restartCopyCounts).
+   */
+  fullCopies: number;
 }
 
 export function newRunStats(command: string): RunStats {
@@ -87,7 +92,23 @@ export function newRunStats(command: string): RunStats {
     lagMs: null,
     spoolBytes: 0,
     errors: {},
+    fullCopies: 0,
   };
+}
+
+/**
+ * A new full copy begins: the per-key counts start again (it writes every key once more, replacing
+ * the earlier copy's), so the summary counts each key once. Traffic totals and stream commands stay.
+ */
+export function restartCopyCounts(s: RunStats): void {
+  for (const t of VALUE_TYPES) {
+    s.keysByType[t] = 0;
+    s.writesByType[t] = { restore: 0, set: 0, rewrite: 0 };
+  }
+  s.keysWritten = s.keysWritten === null ? null : 0;
+  s.writesRestore = s.writesRewrite = s.writesSet = 0;
+  s.skipped = {};
+  s.functions = 0;
 }
 
 export function countSkip(s: RunStats, reason: string, n = 1): void {

@@ -131,6 +131,18 @@ export function newSinkStats(): SinkStats {
   };
 }
 
+/** A new full copy begins: per-key counts start again (see obs restartCopyCounts); traffic totals stay. */
+export function restartSinkCopyCounts(s: SinkStats): void {
+  s.keys = zeroByType();
+  s.restored = zeroByType();
+  s.rewritten = zeroByType();
+  s.keysWritten = 0;
+  s.rewriteReasons = {};
+  s.skipped = {};
+  s.fieldsDropped = 0;
+  s.functions = 0;
+}
+
 export function countSkipped(stats: SinkStats, reason: string, n = 1): void {
   stats.skipped[reason] = (stats.skipped[reason] ?? 0) + n;
 }

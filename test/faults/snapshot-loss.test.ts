@@ -105,6 +105,13 @@ describe.skipIf(!cliBuilt())('source link lost during the full copy', () => {
       const r = await run.stop();
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       expect(r.stderr).not.toMatch(/error \[/);
+      // The summary counts each key once (the new copy's), not the lost copy's keys as well.
+      const info = String(await src.client.info('keyspace'));
+      const sourceKeys = [...info.matchAll(/keys=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      const counted = Number(/^\s*total\s+([\d,]+)/m.exec(r.stderr)?.[1]?.replace(/,/g, '') ?? NaN);
+      expect(counted).toBeGreaterThanOrEqual(total);
+      expect(counted).toBeLessThanOrEqual(sourceKeys);
+      expect(r.stderr).toMatch(/full copies[^\n]*\s2\s*$/m);
     }, 240_000);
   }
 
