@@ -134,6 +134,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
       target: target.caps,
       skipFunctions: c.skipFunctions,
       hashFieldTtl: c.hashFieldTtl,
+      skippedKey: (db, key) => writer.isSkippedKey(db, key),
     });
     const head: Sink = w ? new CheckpointSink(translated, w) : translated;
     // A new full copy after a source link lost inside the snapshot: empty what the lost one wrote.

@@ -26,6 +26,7 @@ import { isCommand, noFunctionsError, printableKey } from './errors.js';
 import { type Entry, K, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
 import { Rewriter } from './rewrite.js';
+import { type SkipDecision, SkippedKeys } from './skipped-keys.js';
 import {
   countSkipped,
   newSinkStats,
@@ -36,6 +37,7 @@ import {
 } from './types.js';
 
 const MiB = 1024 * 1024;
+const SEND_AS_IS: SkipDecision = { kind: 'send' };
 /** Room left under proto-max-bulk-len for the command around the biggest argument. */
 const HEADROOM = 64 * 1024;
 
@@ -118,6 +120,8 @@ export class StandaloneSink implements Sink {
   private begun = false;
   /** RESTORE in place (writer has sendRaw): the raw body collects in `rslab` from offset `rbody`. */
   private readonly direct: boolean;
+  /** Keys skipped by `hashFieldTtl: 'skip-key'`, created at the first one: their stream writes are dropped. */
+  private skippedKeys: SkippedKeys | null = null;
   private rslab: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private rbody = 0;
   private readonly crc = new Crc64();
@@ -374,6 +378,8 @@ export class StandaloneSink implements Sink {
     if (!this.rw().chunk(chunk)) {
       // A field TTL the target can't hold and hashFieldTtl 'skip-key': undo what was written.
       countSkipped(this.stats, 'hash-field-ttl');
+      // Its later stream writes are left out too, or they would build a partial hash on the target.
+      (this.skippedKeys ??= new SkippedKeys()).add(this.meta!.db, this.key);
       if (this.state === STREAM) {
         this.stats.rewritten[this.meta!.type]--;
         this.emit(K.WRITE, ['DEL', this.key], 'DEL');
@@ -496,11 +502,25 @@ export class StandaloneSink implements Sink {
       this.select(rec.db);
       this.send(K.WRITE, ['MULTI'], 'MULTI', null, -1);
       const inner: [string, Buffer | null][] = [];
-      for (const argv of rec.multi) {
+      const queue = (argv: CommandArg[]) => {
         const name = String(argv[0] ?? '').toUpperCase(); // command names are ASCII; never a key or value
-        inner.push([name, argv.length > 1 ? Buffer.from(argv[1]!) : null]);
+        const key = argv.length > 1 ? (argv[1] as Buffer) : null;
+        inner.push([name, key === null ? null : Buffer.from(key)]);
         if (isCommand(argv[0], 'select')) this.db = Number(String(argv[1]));
-        this.send(K.WRITE, argv, name, argv.length > 1 ? argv[1]! : null, -1);
+        this.send(K.WRITE, argv, name, key, -1);
+      };
+      for (const argv of rec.multi) {
+        const d = this.skipDecision(this.db, argv);
+        if (d === null) return;
+        if (d.kind === 'drop') continue;
+        if (d.kind === 'send') queue(argv);
+        else if (d.db === this.db) queue(['DEL', d.del]);
+        else {
+          const back = this.db;
+          queue(['SELECT', String(d.db)]);
+          queue(['DEL', d.del]);
+          queue(['SELECT', String(back)]);
+        }
       }
       const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
       e.inner = inner;
@@ -512,8 +532,33 @@ export class StandaloneSink implements Sink {
       this.select(Number(String(argv[1])));
       return;
     }
+    const d = this.skipDecision(rec.db, argv);
+    if (d === null || d.kind === 'drop') return;
+    if (d.kind === 'replace') {
+      this.select(d.db);
+      this.send(K.CMD, ['DEL', d.del], 'DEL', d.del, -1);
+      return;
+    }
     this.select(rec.db);
     this.send(K.CMD, argv, String(argv[0] ?? '').toUpperCase(), argv.length > 1 ? argv[1]! : null, -1);
+  }
+
+  /** Did the snapshot skip this key (`hashFieldTtl: 'skip-key'`)? Its stream writes are dropped here. */
+  isSkippedKey(db: number, key: Buffer): boolean {
+    return this.skippedKeys?.has(db, key) ?? false;
+  }
+
+  /** Stream commands against keys the snapshot skipped (see SkippedKeys); null: the run stopped. */
+  private skipDecision(db: number, argv: CommandArg[]): SkipDecision | null {
+    if (this.skippedKeys === null) return SEND_AS_IS;
+    try {
+      const d = this.skippedKeys.decide(db, argv);
+      if (d.kind !== 'send') countSkipped(this.stats, 'hash-field-ttl: stream writes');
+      return d;
+    } catch (err) {
+      this.pipe.fail(err as Error, null);
+      return null;
+    }
   }
 
   // ---- internals --------------------------------------------------------------------------------

@@ -50,6 +50,13 @@ export interface TranslateContext {
   skipFunctions?: boolean;
   /** --hash-field-ttl, for targets without HPEXPIREAT. Default 'error'. */
   hashFieldTtl?: 'error' | 'strip' | 'drop' | 'skip-key';
+  /** Target DB of the command being translated (set by the caller; SELECT inside a group moves it). */
+  db?: number;
+  /**
+   * skip-key: was this key skipped in the snapshot? A field TTL command on such a key passes through
+   * untranslated — the sink drops every stream write to a skipped key (SkippedKeys).
+   */
+  skippedKey?: (db: number, key: Buffer) => boolean;
 }
 
 /** Commands that only set or clear hash field TTLs (7.4+). */
@@ -153,6 +160,7 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
 /** A hash field TTL command on a target without field TTLs, per --hash-field-ttl. */
 function translateFieldTtl(name: string, argv: Buffer[], c: TranslateContext): Buffer[][] {
   const mode = c.hashFieldTtl ?? 'error';
+  if (mode === 'skip-key' && argv.length > 1 && c.skippedKey?.(c.db ?? 0, argv[1]!)) return [argv];
   if (mode === 'strip') {
     if (FIELD_TTL_COMMANDS.has(name)) return [];
     // HSETEX key [FNX|FXX] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] FIELDS n f v …: replicated only when it
@@ -164,7 +172,9 @@ function translateFieldTtl(name: string, argv: Buffer[], c: TranslateContext): B
   throw new ReplicantError(
     'ERR_TARGET_UNSUPPORTED',
     `the source replicated ${name} (hash field TTLs); the target ${c.target.family} ${versionText(c.target.versionNum)} has no field TTLs${
-      mode === 'skip-key' ? ' (--hash-field-ttl skip-key decides per key in the snapshot only)' : ''
+      mode === 'skip-key'
+        ? ' on a key the snapshot did not skip (--hash-field-ttl skip-key decides per key in the snapshot only)'
+        : ''
     }`,
     {
       hint: 'restart with --hash-field-ttl strip to keep the fields without their TTLs, or migrate into Redis 7.4+',

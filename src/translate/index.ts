@@ -24,6 +24,8 @@ export interface TranslateOptions {
   skipFunctions?: boolean;
   /** --hash-field-ttl: what field TTL commands become on a target without them. */
   hashFieldTtl?: TranslateContext['hashFieldTtl'];
+  /** skip-key: keys the snapshot skipped (the sink's record of them). */
+  skippedKey?: TranslateContext['skippedKey'];
 }
 
 export class TranslatingSink extends PassThroughSink {
@@ -38,11 +40,21 @@ export class TranslatingSink extends PassThroughSink {
       now: opts.now ?? Date.now,
       skipFunctions: opts.skipFunctions ?? false,
       hashFieldTtl: opts.hashFieldTtl ?? 'error',
+      ...(opts.skippedKey ? { skippedKey: opts.skippedKey } : {}),
     };
   }
   override command(rec: CommandRecord): void {
+    this.ctx.db = rec.db;
     if (rec.multi !== undefined) {
-      const multi = rec.multi.flatMap((argv) => translateCommand(argv, this.ctx));
+      const multi = rec.multi.flatMap((argv) => {
+        if (
+          argv.length > 1 &&
+          argv[0]!.length === 6 &&
+          argv[0]!.toString('latin1').toLowerCase() === 'select'
+        )
+          this.ctx.db = Number(argv[1]!.toString('latin1'));
+        return translateCommand(argv, this.ctx);
+      });
       if (multi.length > 0) this.inner.command({ ...rec, argv: multi[0]!, multi });
       return;
     }

@@ -140,4 +140,58 @@ describe.skipIf(!cliBuilt() || !src74)('hash field TTLs through a live sync', ()
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
     },
   );
+
+  it.skipIf(!older)(
+    '7.4 → older, --hash-field-ttl skip-key: those hashes stay off the target in the stream phase too (no partial hash)',
+    async () => {
+      const src = await start(src74!);
+      const dst = await start(older!);
+      await seed(src.client);
+      const run = sync(['--source', src.url, '--target', dst.url, '--hash-field-ttl', 'skip-key']);
+      const skipped = new Set(Array.from({ length: 50 }, (_, i) => `fh:${i}`));
+      const equalBesidesSkipped = async () => {
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const r = await compareServers(src.client, dst.client, { ignoreKeys: [HEARTBEAT, ...skipped] });
+          if (r.diffs.length === 0 || Date.now() > deadline) return r.diffs;
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      };
+      try {
+        expect(await equalBesidesSkipped()).toEqual([]);
+        expect(await dst.client.get('plain')).toBe('v');
+        expect(await dst.client.keys('fh:*')).toEqual([]);
+        // Stream phase: writes to skipped hashes, a rename of one, and keys that become ordinary again.
+        for (let i = 0; i < 50; i += 2) {
+          await src.client.call('HPEXPIRE', `fh:${i}`, '5400000', 'FIELDS', '1', 'c');
+          await src.client.call('HPERSIST', `fh:${i}`, 'FIELDS', '1', 'a');
+        }
+        await src.client.hset('fh:1', 'late', 'x');
+        await src.client.rename('fh:3', 'moved:3');
+        await src.client.del('fh:4');
+        await src.client.hset('fh:4', 'fresh', '1'); // a new hash without field TTLs: copied from here
+        await src.client.set('fh:5', 'now a string');
+        await src.client.hset('nh', 'f', 'v');
+        skipped.add('moved:3');
+        skipped.delete('fh:3');
+        skipped.delete('fh:4');
+        skipped.delete('fh:5');
+        await src.client.set('marker', 'done');
+        const deadline = Date.now() + 30_000;
+        while ((await dst.client.get('marker')) !== 'done' && Date.now() < deadline)
+          await new Promise((res) => setTimeout(res, 100));
+        expect(await equalBesidesSkipped()).toEqual([]);
+        expect(await dst.client.hgetall('fh:4')).toEqual({ fresh: '1' });
+        expect(await dst.client.get('fh:5')).toBe('now a string');
+        // No partial hash: none of the skipped keys exists on the target.
+        for (const k of ['fh:1', 'fh:2', 'moved:3', 'fh:6']) expect(await dst.client.exists(k), k).toBe(0);
+      } finally {
+        run.child()?.kill('SIGTERM');
+      }
+      const r = await run.done;
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      expect(r.stderr).toMatch(/skipped: hash-field-ttl\s+50\b/);
+      expect(r.stderr).toMatch(/skipped: hash-field-ttl: stream writes\s+\d+/);
+    },
+  );
 });
