@@ -2,7 +2,7 @@
 /**
  * bench:big-keys — `replicant restore` of an RDB holding only big keys (default: a 5M-element list,
  * set, hash and zset, and a 100k-entry stream with two consumer groups and a PEL; ~237 MB), all above
- * --big-key-bytes so every one goes as chunked commands. Run twice — Node's default heap sizing, and
+ * --big-key-bytes so every one goes as chunked commands. Run twice — as installed (the CLI caps V8's young generation, src/cli/heap.ts), and
  * `--max-semi-space-size=2` (README, Guarantees and limits) — against the same data loaded by
  * `redis-cli --pipe` from a RESP file of the commands that built it, in the same run: that is the cost
  * of writing these values with commands at all, the floor for any rewrite.
@@ -128,7 +128,7 @@ try {
       );
     t.stop();
     runs.push({
-      node_flags: flags.join(' ') || 'defaults',
+      node_flags: flags.join(' ') || 'none (CLI caps the young generation)',
       seconds: round(r.seconds),
       mb_per_s: round(rdbBytes / 1048576 / r.seconds, 1),
       elements_per_s: Math.round((4 * N + STREAM) / r.seconds),

@@ -6,6 +6,7 @@
  * Signals: the first SIGINT/SIGTERM aborts the run's AbortSignal (restore stops reading, flushes what
  * it sent, and exits non-zero saying the copy is partial); a second one exits at once.
  */
+import { capYoungGeneration } from './heap.js';
 import { readFileSync } from 'node:fs';
 import { type CommandName, type Config, helpText, parseConfig } from '../config/index.js';
 import { formatError, ReplicantError } from '../errors.js';
@@ -48,6 +49,7 @@ export function version(): string {
 
 /** Entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  capYoungGeneration();
   let debug = argv.includes('--debug');
   let config: Config;
   try {

@@ -13,12 +13,12 @@
  * new chunks anyway and stopped yielding (20 MiB in flight against the window), plus 1 MiB read chunks
  * and written command slabs left for V8 to collect in ~64 MiB steps. Now the feeders wait for a paused
  * decoder, the window is 4 MiB, the file is read into one reused buffer, command slabs are recycled,
- * and an upgrade re-reads the sink's copy of the raw body: 164–201 MB alone with Node's defaults.
- * What is left at the peak is V8's young generation (semi-spaces grow to 16 MiB each under this
- * allocation rate: heapTotal 60–110 MB against ~10 MiB of ArrayBuffers); capping it with
- * --max-semi-space-size=2 gives ~126 MB at the same speed, which is what the README recommends for
- * memory-tight hosts and what the < 200 MB assertion runs with. Node itself: an empty `node -e` is
- * ≈ 39 MB, 57 MB with our modules loaded (printed below).
+ * and an upgrade re-reads the sink's copy of the raw body: 164–201 MB alone.
+ * What was left at the peak was V8's young generation (semi-spaces grown to 16 MiB each under this
+ * allocation rate: heapTotal 60–110 MB against ~10 MiB of ArrayBuffers). The CLI now caps it from
+ * inside (src/cli/heap.ts: 8 MiB): 132–137 MB with no flag alone, 155 MB with other tests running; `--max-semi-space-size=2` (the user's own
+ * cap, which turns ours off) gives ~126 MB. Both runs assert the issue's < 200 MB. Node itself: an
+ * empty `node -e` is ≈ 39 MB, 57 MB with our modules loaded (printed below).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -29,10 +29,8 @@ import { startRedis, type TestServer } from '../helpers/server.js';
 const N = Number(process.env.REPLICANT_BIGKEY_ELEMENTS ?? 5_000_000);
 const STREAM = 100_000;
 const MAIN = path.join(REPO, 'dist/cli/main.js');
-/** Issue #4's goal, met with the young generation capped (see the header). */
+/** Issue #4's goal (see the header for the measured figures). */
 const RSS_GOAL_MB = 200;
-/** Default heap sizing, a guard against regressions: measured 164–201 MB alone (see the header). */
-const RSS_DEFAULT_LIMIT_MB = 250;
 let src: TestServer;
 let dst: TestServer;
 
@@ -116,12 +114,11 @@ const digest = async (s: TestServer, k: string) => String(await s.client.call('D
 
 describe.skipIf(!cliBuilt())('big keys: chunked, bounded memory', () => {
   const cases = [
+    { name: 'as installed (young generation capped by the CLI)', flags: [] as string[] },
     {
-      name: 'with --max-semi-space-size=2 (README, Memory)',
+      name: 'with --max-semi-space-size=2 (README, Guarantees and limits)',
       flags: ['--max-semi-space-size=2'],
-      limit: RSS_GOAL_MB,
     },
-    { name: "with Node's default heap sizing", flags: [], limit: RSS_DEFAULT_LIMIT_MB },
   ];
   for (const c of cases)
     it(`${N.toLocaleString()}-element list/hash/set/zset and a ${STREAM.toLocaleString()}-entry stream with groups, ${c.name}: peak RSS bounded, values whole`, async () => {
@@ -144,7 +141,7 @@ describe.skipIf(!cliBuilt())('big keys: chunked, bounded memory', () => {
       );
       expect(empty).toBeGreaterThan(0);
       expect(r.rssMb).toBeGreaterThan(loaded);
-      expect(r.rssMb).toBeLessThan(c.limit);
+      expect(r.rssMb).toBeLessThan(RSS_GOAL_MB);
       for (const k of ['big:list', 'big:set', 'big:hash', 'big:zset', 'big:stream']) {
         expect(await digest(dst, k), k).toBe(await digest(src, k));
       }
