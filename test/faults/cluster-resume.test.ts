@@ -7,6 +7,8 @@
  * - kill -9 at random points of the snapshot and stream phases, each followed by a restart;
  * - one shard whose backlog lost the checkpoint: only that shard copies again, its slots emptied
  *   first (a key the source deleted meanwhile does not stay), the other shards continue;
+ * - shard links cut in-process (CLIENT KILL TYPE replica): inside a copy → a new copy of that shard,
+ *   its slots emptied first; in the stream → PSYNC from the shard's checkpoint;
  * - the slots moved between runs: ERR_CHECKPOINT_LAYOUT, then --flush-target starts over;
  * - a master failed over between runs (new replid): its shard continues from its key by PSYNC.
  * Plus the pure helpers of src/checkpoint/shards.ts.
@@ -375,6 +377,56 @@ describe.skipIf(!cliBuilt())('cluster source → standalone target with --state-
       .split('\n')
       .filter((l) => l.includes('removed the target keys of its slots first'));
     expect(removed.length, end.stderr.slice(-3000)).toBe(1);
+    expect(removed[0]).toContain(shardTag(x.ranges));
+  }, 180_000);
+
+  it('shard links cut in-process (inside a copy, then in the stream): a new copy of that shard, then PSYNC', async () => {
+    await seed(5_000);
+    // Shard 0 gets a copy long enough to be cut inside it.
+    const x = owned[0]!;
+    for (let i = 0; i < 150; i++) {
+      const args: string[] = [];
+      for (let j = 0; j < 1000; j++) args.push(`${x.tag}big:${i}:${j}`, 'w'.repeat(100));
+      await x.m.client.mset(...args);
+    }
+    const dst = await server();
+    const dir = stateDir();
+    const before = await statsOfMasters();
+    const a = startSync(src(), dst, ['--state-dir', dir]);
+    await starts(a);
+    const key0 = shardCheckpoint(x.ranges).key;
+    await until(async () => /"snapshot"/.test((await dst.client.get(key0)) ?? ''), 30_000, 'shard 0 copying');
+    // Keys the cut copy wrote stay in place until the new copy removes them; one deleted meanwhile must go.
+    await until(async () => (await dst.client.dbsize()) > 1000, 30_000, 'some keys copied');
+    const gone = (await dst.client.keys(`${x.tag}big:0:*`))[0]!;
+    expect(gone).toBeDefined();
+    expect(Number(await x.m.client.call('CLIENT', 'KILL', 'TYPE', 'replica'))).toBe(1);
+    await x.m.client.del(gone);
+    await a.waitLog(/shard link lost during its full copy/);
+    await a.waitLog(/removed the target keys of its slots first/);
+    await allStream(dst);
+    const l = load();
+    await sleep(500);
+    const mid = await statsOfMasters();
+    for (const o of owned) expect(Number(await o.m.client.call('CLIENT', 'KILL', 'TYPE', 'replica'))).toBe(1);
+    await sleep(1000);
+    const rounds = await l.stop();
+    await waitEqual(dst);
+    await expectSameCounters(dst, rounds);
+    expect(await dst.client.exists(gone)).toBe(0);
+    const after = await statsOfMasters();
+    for (let i = 0; i < 3; i++) {
+      // Shard 0: its first copy and the one after the cut; then every shard continued by PSYNC.
+      expect(mid[i]!.full).toBe(before[i]!.full + (i === 0 ? 2 : 1));
+      expect(after[i]!.full).toBe(mid[i]!.full);
+      expect(after[i]!.partial).toBe(mid[i]!.partial + 1);
+    }
+    const end = await a.stop();
+    expect(end.code, end.stderr.slice(-3000)).toBe(0);
+    const removed = end.stderr
+      .split('\n')
+      .filter((l) => l.includes('removed the target keys of its slots first'));
+    expect(removed.length).toBe(1);
     expect(removed[0]).toContain(shardTag(x.ranges));
   }, 180_000);
 
