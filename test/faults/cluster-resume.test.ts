@@ -465,6 +465,24 @@ describe.skipIf(!cliBuilt())('cluster source → standalone target with --state-
       owned = await ownership();
     }
   }, 180_000);
+  it('a cluster target with --state-dir is refused before any write (ERR_CONFIG)', async () => {
+    await seed(0);
+    const r = await runCli([
+      '--source',
+      cluster.url,
+      '--target',
+      cluster.url,
+      '--state-dir',
+      stateDir(),
+      '--skip-precheck',
+      '--no-progress',
+    ]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(2);
+    expect(r.stderr).toMatch(/does not cover a cluster target yet/);
+    expect(r.stderr).toMatch(/ERR_CONFIG/);
+    // Nothing written: no checkpoint key on any master.
+    for (const o of owned) expect(await o.m.client.keys('replicant:checkpoint*')).toEqual([]);
+  }, 60_000);
 });
 
 describe.skipIf(!cliBuilt())('cluster source with replicas, --state-dir', () => {
