@@ -43,8 +43,9 @@ export interface CheckpointIdentity {
   dbMap: readonly (readonly [number, number])[] | null;
 }
 
-export function checkpointPath(stateDir: string): string {
-  return path.join(stateDir, CHECKPOINT_FILE);
+/** The --state-dir copy's path; `file` names another copy (one per source shard: src/checkpoint/shards.ts). */
+export function checkpointPath(stateDir: string, file: string = CHECKPOINT_FILE): string {
+  return path.join(stateDir, file);
 }
 
 export { CheckpointSink } from './sink.js';
@@ -63,6 +64,17 @@ export {
   type CheckpointWriterStats,
   type TargetLink,
 } from './writer.js';
+export {
+  checkpointLayout,
+  emptyShardSlots,
+  normalizeRanges,
+  SHARD_FILE_PREFIX,
+  SHARD_KEY_PREFIX,
+  type ShardCheckpoint,
+  type ShardCheckpointPlan,
+  shardCheckpoint,
+  shardTag,
+} from './shards.js';
 export {
   decideResume,
   type ResumeDecision,

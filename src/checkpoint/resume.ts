@@ -40,9 +40,12 @@ export interface ResumeDecision {
   reason: string;
 }
 
-/** The --state-dir copy (null when absent). A file of the clean-stop layout (version 1) is refused. */
-export function readStateCopy(stateDir: string): StateCopy | null {
-  const file = checkpointPath(stateDir);
+/**
+ * The --state-dir copy (null when absent); `name`: another file than the standalone one (a shard's).
+ * A file of the clean-stop layout (version 1) is refused.
+ */
+export function readStateCopy(stateDir: string, name?: string): StateCopy | null {
+  const file = checkpointPath(stateDir, name);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -130,6 +133,8 @@ export class StateCopyWriter {
     private readonly stateDir: string,
     private readonly id: CheckpointIdentity & { key: string; keyDb: number },
     private readonly everyMs = 1000,
+    /** File name in the state dir (default: the standalone run's). */
+    private readonly file?: string,
   ) {}
 
   update(cp: TargetCheckpoint): void {
@@ -144,7 +149,7 @@ export class StateCopyWriter {
     this.last = Date.now();
     const doc: StateCopy = { version: 2, ...this.id, checkpoint: cp, writtenAt: new Date().toISOString() };
     mkdirSync(this.stateDir, { recursive: true });
-    const file = checkpointPath(this.stateDir);
+    const file = checkpointPath(this.stateDir, this.file);
     writeFileSync(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }

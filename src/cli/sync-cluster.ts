@@ -10,14 +10,49 @@
  * reconnects to the shard's current master by PSYNC from what the target acknowledged (a promoted
  * replica keeps the replication ID history, so this continues without a full copy).
  *
- * Not covered: --state-dir checkpoints (a cluster source always starts with a full copy per shard).
+ * With --state-dir (a standalone target only) each shard is checkpointed on its own: a CheckpointWriter
+ * on the shard's own target connection writes the shard's key (`replicant:checkpoint:<slot ranges>`,
+ * src/checkpoint/shards.ts) in the same transactions as the shard's stream writes, a StateCopyWriter
+ * keeps the shard's copy in --state-dir, and a start decides per shard (decideResume): continue by
+ * PSYNC from the shard's key (to the shard's current master, which after a failover accepts the old
+ * replid), or copy that shard again. A shard's new full copy over this migration's own writes first
+ * removes the target keys of that shard's slots (when the target held nothing else: `exclusive`) —
+ * never the other shards' keys. Checkpoints of slots no shard has any more (resharding between runs)
+ * stop the start with ERR_CHECKPOINT_LAYOUT (--flush-target starts over). A cluster target with
+ * --state-dir is refused.
  */
+import { readdirSync, rmSync } from 'node:fs';
+import {
+  CheckpointSink,
+  CheckpointWriter,
+  checkpointLayout,
+  checkpointPath,
+  decideResume,
+  emptyShardSlots,
+  type ResumeDecision,
+  readStateCopy,
+  readTargetCheckpoint,
+  SHARD_FILE_PREFIX,
+  SHARD_KEY_PREFIX,
+  type ShardCheckpoint,
+  StateCopyWriter,
+  shardCheckpoint,
+  type TargetCheckpoint,
+} from '../checkpoint/index.js';
+import type { Config } from '../config/index.js';
 import { ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { keySlot, readTopology, type Shard, type Topology } from '../net/cluster.js';
 import { RedisConnection } from '../net/connection.js';
-import { newRunStats, Progress, progressRenderer, type RunStats, summaryText } from '../obs/index.js';
-import type { Position } from '../records.js';
+import {
+  type Logger,
+  newRunStats,
+  Progress,
+  progressRenderer,
+  type RunStats,
+  summaryText,
+} from '../obs/index.js';
+import type { Position, Sink } from '../records.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
@@ -25,7 +60,10 @@ import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
 import { CountingSink } from './sync.js';
-import { type Endpoint, openTarget, type Target } from './target.js';
+import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
+
+/** The target db of the shard checkpoint keys (as the standalone run's). */
+const KEY_DB = 0;
 
 /** Is the --source a cluster node? (One INFO on a short-lived connection.) */
 export async function isClusterSource(src: Endpoint): Promise<boolean> {
@@ -75,9 +113,24 @@ interface ShardRun {
   heartbeat: string;
   target: Target;
   sink: CountingSink;
+  /** What the source feeds: translation over `sink`, under a CheckpointSink when checkpointed. */
+  head: Sink;
   source: ReplicaSource;
   stats: RunStats;
   reconnects: number;
+  /** --state-dir: the shard's checkpoint (names), writer and state-dir copy. */
+  ck: ShardCheckpoint | null;
+  cw: CheckpointWriter | null;
+  copy: StateCopyWriter | null;
+  /** A source link of this shard got as far as a sync (a later loss is not a wrong address). */
+  synced: boolean;
+}
+
+/** Per shard: what the start decided from its key and copy. */
+interface ShardStart {
+  ck: ShardCheckpoint;
+  found: TargetCheckpoint | null;
+  decision: ResumeDecision;
 }
 
 export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<number> {
@@ -86,14 +139,6 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
   const stats = newRunStats('sync');
   const filters = buildFilters(c);
   stats.phase = 'connecting';
-  if (c.stateDir)
-    throw new ReplicantError(
-      'ERR_CONFIG',
-      '--state-dir (checkpoint and resume) does not cover a cluster source yet',
-      {
-        hint: 'leave out --state-dir: each run from a cluster source starts with a full copy per shard',
-      },
-    );
   if (!c.skipPrecheck) await precheckBeforeWrite(c, 'sync', log);
   let topo = await discover(src, [src]);
   log.info(
@@ -102,7 +147,35 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
   );
 
   const first = await openTarget(c, log);
-  await prepareTarget(first, c, filters.db.targets([0]), log);
+  const pairs = filters.db.targets([0]);
+  const targetDbs = [...new Set(pairs.map(([, t]) => t))];
+  const dst = endpointOf(c.target!, null, null);
+  const identityOf = (node: { host: string; port: number }) => ({
+    source: `${node.host}:${node.port}`,
+    target: `${dst.host}:${dst.port}`,
+    dbs: c.dbs,
+    dbMap: c.dbMap,
+  });
+  /** --state-dir: the decision per shard (index of topo.shards). */
+  let starts: ShardStart[] | null = null;
+  let exclusive = c.onConflict === 'report' || c.flushTarget;
+  try {
+    if (c.stateDir && first.caps.clusterEnabled)
+      throw new ReplicantError(
+        'ERR_CONFIG',
+        '--state-dir (checkpoint and resume) does not cover a cluster target yet',
+        { hint: 'leave out --state-dir: a run into a cluster starts with a full copy' },
+      );
+    if (c.stateDir) {
+      const planned = await planShards(c, c.stateDir, first, topo, identityOf, log);
+      starts = planned.starts;
+      if (planned.ownTarget) exclusive = planned.exclusive;
+      else await prepareTarget(first, c, pairs, log);
+    } else await prepareTarget(first, c, pairs, log);
+  } catch (err) {
+    await first.close();
+    throw err;
+  }
   const runs: ShardRun[] = [];
   const status = await startStatus(c, stats, log, () => ({
     shards: runs.map((r) => ({
@@ -110,6 +183,9 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
       heartbeatKey: r.heartbeat,
       reconnects: r.reconnects,
       ...shardStatus(r),
+      ...(r.cw
+        ? { checkpointKey: r.ck!.key, checkpoint: r.cw.applied, checkpointWriter: { ...r.cw.stats } }
+        : {}),
     })),
   }));
   let progress: Progress | null = null;
@@ -120,29 +196,64 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
       const node = pickNode(shard, c.preferReplica);
       const target = i === 0 ? first : await openTarget(c, log);
       const shardStats = newRunStats('sync');
-      const writer = target.createSink(log);
+      const start = starts?.[i] ?? null;
+      const shardLog = ctx.log.child({ component: 'checkpoint', shard: start?.ck.tag });
+      let cw: CheckpointWriter | null = null;
+      let copy: StateCopyWriter | null = null;
+      if (start !== null && c.stateDir) {
+        const sc = new StateCopyWriter(
+          c.stateDir,
+          { ...identityOf(node), key: start.ck.key, keyDb: KEY_DB },
+          1000,
+          start.ck.file,
+        );
+        copy = sc;
+        cw = new CheckpointWriter(await target.openConnection(), {
+          key: start.ck.key,
+          db: KEY_DB,
+          source: `${node.host}:${node.port}`,
+          exclusive,
+          connect: () => target.openConnection(),
+          onApplied: (cp: TargetCheckpoint) => sc.update(cp),
+          log: shardLog,
+        });
+      }
+      const w = cw;
+      const writer = target.createSink(log, w ? () => w : undefined);
       const sink = new CountingSink(writer, shardStats, c.skipFunctions);
+      const translated = new TranslatingSink(sink, {
+        target: target.caps,
+        skipFunctions: c.skipFunctions,
+      });
       const run: ShardRun = {
         slot: shard.ranges[0]![0],
         node,
         heartbeat: heartbeatKeyFor(c.heartbeatKey, shard),
         target,
         sink,
+        head: w ? new CheckpointSink(translated, w) : translated,
         source: null as unknown as ReplicaSource,
         stats: shardStats,
         reconnects: 0,
+        ck: start?.ck ?? null,
+        cw,
+        copy,
+        synced: false,
       };
-      run.source = makeSource(run, null);
+      const from = start?.decision.resume ?? null;
+      // Checkpointed: a shard that continues from its key, or copies again over its own earlier
+      // copy, empties its slots on the target when the source answers with a full sync.
+      run.source = makeSource(run, from, start !== null && (from !== null || start.decision.ownTarget));
       runs.push(run);
     }
 
-    function makeSource(run: ShardRun, from: Position | null): ReplicaSource {
-      const translated = new TranslatingSink(run.sink, {
-        target: run.target.caps,
-        skipFunctions: c.skipFunctions,
-      });
+    /**
+     * The shard's source link. `recopy` (checkpointed only): a full sync first removes the target keys
+     * of the shard's slots (over this migration's own writes). Not checkpointed, a resume must continue.
+     */
+    function makeSource(run: ShardRun, from: Position | null, recopy: boolean): ReplicaSource {
       const writer = run.sink.inner as unknown as { decoderOptions(): object };
-      return new ReplicaSource(translated, {
+      return new ReplicaSource(run.head, {
         host: run.node.host,
         port: run.node.port,
         username: src.username,
@@ -152,9 +263,51 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         heartbeat: { key: run.heartbeat, write: !c.preferReplica },
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
         spool: { diskLimitBytes: c.spoolLimit },
-        ...(from ? { resume: from, requireContinue: true } : {}),
+        ...(from ? { resume: from } : {}),
+        ...(run.cw
+          ? recopy
+            ? { onFullSync: () => emptyShard(run) }
+            : {}
+          : from
+            ? { requireContinue: true }
+            : {}),
         log: ctx.log.child({ component: 'replica-link', shard: `${run.node.host}:${run.node.port}` }),
       });
+    }
+
+    /** A new full copy of one shard over this migration's writes: its slots' keys go first (exclusive). */
+    async function emptyShard(run: ShardRun): Promise<void> {
+      const ck = run.ck!;
+      if (!exclusive) {
+        log.warn(
+          { shard: ck.tag },
+          "a new full copy of this shard over this migration's earlier writes: the target held other keys when it began, so its slots are not emptied; keys the source deleted meanwhile may remain (--flush-target empties the target)",
+        );
+        return;
+      }
+      const conn = await run.target.openConnection();
+      try {
+        const removed = await emptyShardSlots((argv) => conn.call(argv), {
+          ranges: ck.ranges,
+          dbs: targetDbs,
+          keyDb: KEY_DB,
+          key: ck.key,
+          marker: run.cw!.snapshotValue(),
+        });
+        log.warn(
+          { shard: ck.tag, keys: removed },
+          "a new full copy of this shard: removed the target keys of its slots first (other shards' keys untouched)",
+        );
+      } finally {
+        await conn.close().catch(() => conn.destroy());
+      }
+    }
+
+    /** Where a new link of the shard continues from (null: not resumable). */
+    function resumable(run: ShardRun): Position | null {
+      const w = run.cw;
+      if (w) return w.phase === 'tx' && w.applied?.replid ? toPosition(w.applied) : null;
+      return run.source.acked;
     }
 
     const refresh = () => {
@@ -227,6 +380,17 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
     stats.finishedAtMs = Date.now();
     stats.phase = 'stopped';
     process.stderr.write(summaryText(stats, 'sync stopped'));
+    for (const r of runs) {
+      r.copy?.flush();
+      const at = r.cw?.applied ?? null;
+      if (at)
+        log.info(
+          { shard: r.ck!.tag, replid: at.replid, offset: at.offset, phase: at.phase },
+          at.phase === 'stream'
+            ? 'shard checkpoint on the target: the next start with this --state-dir continues this shard from here'
+            : 'shard stopped inside its full copy: the next start copies this shard again',
+        );
+    }
     return 0;
 
     async function runShard(run: ShardRun): Promise<void> {
@@ -237,17 +401,40 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
           return;
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
-          const from = run.source.acked;
-          if (stopping || ctx.signal.aborted || !RECONNECTABLE.has(code) || from === null) throw err;
-          await run.sink.flush();
+          run.synced ||= run.source.link.sync !== null;
+          if (stopping || ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
+          if (!run.cw && run.source.acked === null) throw err;
+          // Flushed before deciding: the end of a copy may be acknowledged only now.
+          await run.head.flush();
+          const from = resumable(run);
+          // Checkpointed, lost inside the shard's copy: a new full copy of the shard (its slots
+          // emptied first when exclusive) — unless it never synced (the address is the user's to fix).
+          if (from === null && !run.synced) throw err;
+          if (from === null && !exclusive && c.onConflict === 'skip')
+            throw new ReplicantError(
+              'ERR_SOURCE_LOST_IN_COPY',
+              `source link of the shard with slots ${run.ck!.tag} lost during its full copy (${(err as Error).message}); with --on-conflict skip over a target that held other keys a new copy would keep the keys the lost one wrote in part`,
+              {
+                hint: 'start again with --flush-target (the target DB is emptied and copied again) or --on-conflict overwrite',
+                cause: err,
+              },
+            );
           attempt++;
           const delayMs = Math.round(
             Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2),
           );
           stats.errors[code] = (stats.errors[code] ?? 0) + 1;
           log.warn(
-            { code, attempt, delayMs, shard: `${run.node.host}:${run.node.port}`, offset: from.offset },
-            `shard link lost (${(err as Error).message}); reading the topology again to continue by PSYNC`,
+            {
+              code,
+              attempt,
+              delayMs,
+              shard: `${run.node.host}:${run.node.port}`,
+              offset: from?.offset ?? null,
+            },
+            from
+              ? `shard link lost (${(err as Error).message}); reading the topology again to continue by PSYNC`
+              : `shard link lost during its full copy (${(err as Error).message}); reading the topology again for a new full copy of the shard`,
           );
           await sleep(delayMs);
           if (stopping || ctx.signal.aborted) return;
@@ -260,7 +447,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
             log.warn({ err: (e as Error).message }, 'topology not readable yet; retrying the same node');
           }
           run.reconnects++;
-          run.source = makeSource(run, { replid: from.replid, offset: from.offset, db: from.db });
+          run.source = makeSource(run, from, true);
         }
       }
     }
@@ -272,8 +459,103 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
     if (timer) clearInterval(timer);
     ctx.setProgress(null);
     await status?.close();
+    // Writers first (replies that arrive while they close still move the checkpoint), then the copies.
+    await Promise.all(runs.map((r) => r.cw?.close()));
+    for (const r of runs) r.copy?.flush();
     await Promise.all(runs.length > 0 ? runs.map((r) => r.target.close()) : [first.close()]);
   }
+}
+
+/**
+ * --state-dir at the start of a cluster-source run: the layout check (checkpoints of slots no shard
+ * has now: ERR_CHECKPOINT_LAYOUT), then decideResume per shard from its key (target db 0) and its
+ * --state-dir copy. `ownTarget`: some shard found its key — the target holds this migration's earlier
+ * writes, so the conflict check does not apply; `exclusive` then is what those keys say (all of them).
+ * A shard without key nor copy starts fresh (it had not begun its copy: nothing of it is on the
+ * target). Without any key the copies are removed and the caller runs the conflict check.
+ */
+async function planShards(
+  c: Config,
+  dir: string,
+  target: Target,
+  topo: Topology,
+  identityOf: (n: { host: string; port: number }) => {
+    source: string;
+    target: string;
+    dbs: Config['dbs'];
+    dbMap: Config['dbMap'];
+  },
+  log: Logger,
+): Promise<{ starts: ShardStart[]; ownTarget: boolean; exclusive: boolean }> {
+  const cks = topo.shards.map((s) => shardCheckpoint(s.ranges));
+  const conn = await target.openConnection();
+  const found: (TargetCheckpoint | null)[] = [];
+  let keys: string[];
+  try {
+    await conn.call(['SELECT', KEY_DB]);
+    keys = [];
+    let cursor = '0';
+    do {
+      const r = (await conn.call(['SCAN', cursor, 'MATCH', `${SHARD_KEY_PREFIX}*`, 'COUNT', 1000])) as [
+        Buffer,
+        Buffer[],
+      ];
+      cursor = String(r[0]);
+      for (const k of r[1]) keys.push(String(k));
+    } while (cursor !== '0');
+    for (const ck of cks) found.push(await readTargetCheckpoint((argv) => conn.call(argv), ck.key, KEY_DB));
+  } finally {
+    await conn.close().catch(() => conn.destroy());
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const plan = checkpointLayout(cks, keys, files, c.flushTarget);
+  for (const f of plan.staleFiles) rmSync(checkpointPath(dir, f), { force: true });
+  const starts: ShardStart[] = cks.map((ck, i) => ({
+    ck,
+    found: found[i]!,
+    decision: decideResume(
+      found[i]!,
+      readStateCopy(dir, ck.file),
+      identityOf(pickNode(topo.shards[i]!, c.preferReplica)),
+      c.flushTarget,
+    ),
+  }));
+  const own = starts.filter((s) => s.decision.ownTarget);
+  if (own.length === 0) {
+    // Other runs' copies (or --flush-target): discarded with their data.
+    for (const ck of cks) rmSync(checkpointPath(dir, ck.file), { force: true });
+    for (const f of files)
+      if (f.startsWith(SHARD_FILE_PREFIX)) rmSync(checkpointPath(dir, f), { force: true });
+  }
+  for (const s of starts)
+    log.info(
+      {
+        shard: s.ck.tag,
+        key: s.ck.key,
+        replid: s.decision.resume?.replid,
+        offset: s.decision.resume?.offset,
+        phase: s.found?.phase ?? null,
+      },
+      s.decision.ownTarget
+        ? `shard ${s.ck.tag}: ${s.decision.reason} (the target holds this migration's earlier writes: no conflict check)`
+        : own.length > 0
+          ? `shard ${s.ck.tag}: no checkpoint (its copy had not begun): a full copy of this shard`
+          : `shard ${s.ck.tag}: ${s.decision.reason}`,
+    );
+  return {
+    starts,
+    ownTarget: own.length > 0,
+    exclusive: own.length > 0 && own.every((s) => s.found?.exclusive === true),
+  };
+}
+
+function toPosition(cp: TargetCheckpoint): Position {
+  return { replid: cp.replid!, offset: cp.offset!, db: cp.db ?? 0 };
 }
 
 const RECONNECTABLE = new Set([

@@ -341,7 +341,7 @@ class Checker {
       this.add(
         'info',
         'SOURCE_CLUSTER',
-        `the source is a cluster node: one replica link per shard${this.c.preferReplica ? ' (from a replica of each shard)' : ''}; no --state-dir checkpoint for a cluster source`,
+        `the source is a cluster node: one replica link per shard${this.c.preferReplica ? ' (from a replica of each shard)' : ''}${this.c.stateDir ? (t.clusterEnabled ? '' : '; --state-dir: one checkpoint per shard (key replicant:checkpoint:<slot ranges> on the target), each shard continues or copies again on its own') : ''}`,
       );
     if (!t.clusterEnabled) return;
     this.add(

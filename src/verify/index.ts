@@ -23,6 +23,7 @@ import { DbFilter, KeyMatcher } from '../filters/index.js';
 import { type ConnectOptions, probeServer, RedisConnection, type ServerInfo } from '../net/index.js';
 import type { Logger } from '../obs/index.js';
 import { decodeDumpPayload } from '../rdb/index.js';
+import { SHARD_KEY_PREFIX } from '../checkpoint/shards.js';
 import { DEFAULT_CHECKPOINT_KEY } from '../checkpoint/target-key.js';
 import { DEFAULT_HEARTBEAT_KEY } from '../replication/heartbeat.js';
 import type { CommandArg, RespValue } from '../resp/index.js';
@@ -137,6 +138,8 @@ export class Verifier {
   private readonly matcher: KeyMatcher | null;
   private readonly ignore: Buffer[];
   private readonly hbShard: Buffer | null;
+  /** A cluster source's per-shard checkpoint keys `replicant:checkpoint:<slots>` (never extra, never deleted). */
+  private readonly ckShard: Buffer | null;
   private readonly batch: number;
 
   constructor(private readonly o: VerifyOptions) {
@@ -147,6 +150,7 @@ export class Verifier {
       ...(o.ignoreKeys ?? [Buffer.from(DEFAULT_HEARTBEAT_KEY), Buffer.from(DEFAULT_CHECKPOINT_KEY)]),
     ];
     this.hbShard = o.ignoreKeys ? null : Buffer.from(`${DEFAULT_HEARTBEAT_KEY}{hb`);
+    this.ckShard = o.ignoreKeys ? null : Buffer.from(SHARD_KEY_PREFIX);
     this.batch = o.batchKeys ?? 512;
   }
 
@@ -157,6 +161,12 @@ export class Verifier {
     if (this.hbShard && key.length > this.hbShard.length && key[key.length - 1] === 0x7d) {
       if (key.subarray(0, this.hbShard.length).equals(this.hbShard)) return false;
     }
+    if (
+      this.ckShard &&
+      key.length > this.ckShard.length &&
+      key.subarray(0, this.ckShard.length).equals(this.ckShard)
+    )
+      return false;
     return true;
   }
 
