@@ -224,6 +224,8 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
       const translated = new TranslatingSink(sink, {
         target: target.caps,
         skipFunctions: c.skipFunctions,
+        hashFieldTtl: c.hashFieldTtl,
+        skippedKey: (db, key) => writer.isSkippedKey(db, key),
       });
       const run: ShardRun = {
         slot: shard.ranges[0]![0],
@@ -262,7 +264,12 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         // The heartbeat is written to the shard's master (a replica refuses writes: lag stays unknown).
         heartbeat: { key: run.heartbeat, write: !c.preferReplica },
         rdb: { onUnsupported: c.skipUnsupported ? 'skip' : 'error', ...writer.decoderOptions() },
-        spool: { diskLimitBytes: c.spoolLimit },
+        // Each shard's spool is its own mkdtemp directory; with --state-dir they live there.
+        spool: {
+          ...(c.stateDir ? { dir: c.stateDir } : {}),
+          memoryLimitBytes: c.spoolMemory,
+          diskLimitBytes: c.spoolLimit,
+        },
         ...(from ? { resume: from } : {}),
         ...(run.cw
           ? recopy

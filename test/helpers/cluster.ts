@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startCluster(
   masters: number,
-  opts: { replicas?: number; config?: Record<string, string> } = {},
+  opts: { replicas?: number; config?: Record<string, string>; binary?: string } = {},
 ): Promise<TestCluster> {
   const cfg = {
     'cluster-enabled': 'yes',
@@ -37,9 +37,10 @@ export async function startCluster(
     'cluster-node-timeout': '6000',
     ...(opts.config ?? {}),
   };
-  const ms = await Promise.all(Array.from({ length: masters }, () => startRedis(cfg)));
+  const bin = opts.binary ? { binary: opts.binary } : {};
+  const ms = await Promise.all(Array.from({ length: masters }, () => startRedis(cfg, bin)));
   const rs = await Promise.all(
-    ms.map(() => Promise.all(Array.from({ length: opts.replicas ?? 0 }, () => startRedis(cfg)))),
+    ms.map(() => Promise.all(Array.from({ length: opts.replicas ?? 0 }, () => startRedis(cfg, bin)))),
   );
   const nodes = [...ms, ...rs.flat()];
   const ids = new Map<TestServer, string>();

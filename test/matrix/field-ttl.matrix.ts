@@ -3,6 +3,7 @@
  * the snapshot and set in the stream phase (HPEXPIRE, HPEXPIREAT, HPERSIST), into a 7.4 target (every
  * field's absolute expiry equal to the source's, to the millisecond) and into an older target, where
  * the default stops before writing and `--hash-field-ttl strip` keeps the fields without their TTLs.
+ * The same choice holds from a cluster source (its own code path, one link per shard).
  *
  * Builds come from scripts/fetch-servers.mjs (`npm run test:matrix` runs it first).
  */
@@ -11,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
 import { compareServers } from '../helpers/compare.js';
+import { startCluster } from '../helpers/cluster.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type ServerBuild, serverBuilds } from '../helpers/versions.js';
 
@@ -192,6 +194,47 @@ describe.skipIf(!cliBuilt() || !src74)('hash field TTLs through a live sync', ()
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       expect(r.stderr).toMatch(/skipped: hash-field-ttl\s+50\b/);
       expect(r.stderr).toMatch(/skipped: hash-field-ttl: stream writes\s+\d+/);
+    },
+  );
+  it.skipIf(!older)(
+    '7.4 cluster source → older standalone, --hash-field-ttl strip: the stream phase strips too',
+    async () => {
+      // One master holds every slot, so a plain client can write any key; the run still goes through
+      // the cluster-source path (CLUSTER SHARDS, a link per shard, the shard's heartbeat key).
+      const cluster = await startCluster(1, {
+        binary: src74!.path,
+        config: { 'repl-diskless-sync-delay': '0' },
+      });
+      const dst = await start(older!);
+      const src = cluster.masters[0]!;
+      try {
+        await seed(src.client);
+        const run = sync(['--source', cluster.url, '--target', dst.url, '--hash-field-ttl', 'strip']);
+        try {
+          const equal = async () => {
+            const deadline = Date.now() + 30_000;
+            for (;;) {
+              const r = await compareServers(src.client, dst.client, { ignoreKeys: [`${HEARTBEAT}{hb0}`] });
+              if (r.diffs.length === 0 || Date.now() > deadline) return r.diffs;
+              await new Promise((res) => setTimeout(res, 200));
+            }
+          };
+          expect(await equal()).toEqual([]);
+          await streamPhase(src.client);
+          await src.client.set('marker', 'done');
+          const deadline = Date.now() + 30_000;
+          while ((await dst.client.get('marker')) !== 'done' && Date.now() < deadline)
+            await new Promise((res) => setTimeout(res, 100));
+          expect(await equal()).toEqual([]);
+          expect(await dst.client.hgetall('fh:new')).toEqual({ x: '1', y: '2' });
+        } finally {
+          run.child()?.kill('SIGTERM');
+        }
+        const r = await run.done;
+        expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      } finally {
+        await cluster.stop();
+      }
     },
   );
 });
