@@ -31,7 +31,7 @@ import { compareServers } from '../helpers/compare.js';
 import { seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type CliRun, killAll, startSync } from './cli.js';
-import { syncStats } from './util.js';
+import { expectSameSequence, syncStats } from './util.js';
 
 let cluster: TestCluster;
 const servers: TestServer[] = [];
@@ -139,15 +139,7 @@ async function expectSameCounters(dst: TestServer, rounds: number): Promise<void
     const a = await o.m.client.lrange(`${o.tag}seq`, 0, -1);
     const b = await dst.client.lrange(`${o.tag}seq`, 0, -1);
     expect(a.length).toBe(rounds * 100);
-    if (b.length !== a.length || b.some((v, i) => v !== a[i])) {
-      const seen = new Map<string, number>();
-      for (const v of b) seen.set(v, (seen.get(v) ?? 0) + 1);
-      const dup = [...seen].filter(([, n]) => n > 1).length;
-      const lost = a.filter((v) => !seen.has(v)).length;
-      throw new Error(
-        `${o.tag}seq differs: ${b.length} on the target vs ${a.length}; ${dup} doubled, ${lost} lost`,
-      );
-    }
+    expectSameSequence(a, b, `${o.tag}seq`);
     for (let i = 0; i < 10; i++)
       expect(await dst.client.get(`${o.tag}ctr:${i}`)).toBe(await o.m.client.get(`${o.tag}ctr:${i}`));
   }

@@ -11,19 +11,21 @@ export async function counters(s: TestServer, round: number): Promise<void> {
   await p.exec();
 }
 
+/** The RPUSH sequence on the target equals the source's, element for element; else says how many were doubled and lost. */
+export function expectSameSequence(a: string[], b: string[], what: string): void {
+  if (b.length === a.length && b.every((v, i) => v === a[i])) return;
+  const seen = new Map<string, number>();
+  for (const v of b) seen.set(v, (seen.get(v) ?? 0) + 1);
+  const dup = [...seen].filter(([, c]) => c > 1).length;
+  const lost = a.filter((v) => !seen.has(v)).length;
+  throw new Error(`${what} differs: ${b.length} on the target vs ${a.length}; ${dup} doubled, ${lost} lost`);
+}
+
 /** The sequence and the counters on the target are those of the source, and `n` long. */
 export async function expectSameCounters(src: TestServer, dst: TestServer, n: number): Promise<void> {
   const [a, b] = [await src.client.lrange('seq', 0, -1), await dst.client.lrange('seq', 0, -1)];
   expect(a.length).toBe(n);
-  if (b.length !== a.length || b.some((v, i) => v !== a[i])) {
-    const seen = new Map<string, number>();
-    for (const v of b) seen.set(v, (seen.get(v) ?? 0) + 1);
-    const dup = [...seen].filter(([, c]) => c > 1).length;
-    const lost = a.filter((v) => !seen.has(v)).length;
-    throw new Error(
-      `sequence differs: ${b.length} on the target vs ${a.length}; ${dup} doubled, ${lost} lost`,
-    );
-  }
+  expectSameSequence(a, b, 'sequence');
   for (let i = 0; i < 10; i++)
     expect(await dst.client.get(`ctr:${i}`)).toBe(await src.client.get(`ctr:${i}`));
 }
