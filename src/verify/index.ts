@@ -187,10 +187,15 @@ export class Verifier {
     try {
       [this.srcInfo, this.dstInfo] = await Promise.all([probeServer(this.src), probeServer(this.dst)]);
       // A cluster side is read through one connection per master, key commands routed by slot.
-      if (this.srcInfo.clusterEnabled)
+      // Key counts then come from every master (the probe read the seed node's alone).
+      if (this.srcInfo.clusterEnabled) {
         this.src = (await ClusterReader.open(this.o.source, this.src, 'source')).asConnection();
-      if (this.dstInfo.clusterEnabled)
+        this.srcInfo = { ...this.srcInfo, dbKeys: await keyCounts(this.src) };
+      }
+      if (this.dstInfo.clusterEnabled) {
         this.dst = (await ClusterReader.open(this.o.target, this.dst, 'target')).asConnection();
+        this.dstInfo = { ...this.dstInfo, dbKeys: await keyCounts(this.dst) };
+      }
       const before = await this.stats();
       const pairs = this.dbPairs();
       const result: VerifyResult = {
@@ -533,4 +538,12 @@ function explain(r: VerifyResult, evictedTotal: number, target: ServerInfo): voi
   n.push(
     'replicant copies each list element exactly once (a restart with resume or --flush-target never appends twice), so list lengths are not expected to differ',
   );
+}
+
+/** Keys per DB from `INFO keyspace` (through a ClusterReader: summed over every master). */
+async function keyCounts(conn: RedisConnection): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const m of String(await conn.call(['INFO', 'keyspace'])).matchAll(/^db(\d+):keys=(\d+)/gm))
+    out.set(Number(m[1]), Number(m[2]));
+  return out;
 }
