@@ -46,7 +46,11 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   stats.phase = 'connecting';
   if (!c.skipPrecheck) await precheckBeforeWrite(c, 'restore', log);
   const target = await openTarget(c, log);
-  const status = await startStatus(c, stats, log);
+  // Not opened: the target connection is closed before the error (it kept the process alive).
+  const status = await startStatus(c, stats, log).catch(async (err: unknown) => {
+    await target.close();
+    throw err;
+  });
   let progress: Progress | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');

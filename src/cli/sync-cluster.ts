@@ -187,7 +187,11 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         ? { checkpointKey: r.ck!.key, checkpoint: r.cw.applied, checkpointWriter: { ...r.cw.stats } }
         : {}),
     })),
-  }));
+  })).catch(async (err: unknown) => {
+    // Not opened: the target connection must not keep the process alive behind the error.
+    await first.close();
+    throw err;
+  });
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopping = false;

@@ -80,10 +80,15 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const targetDbs = filters.db.targets(range256()).map(([, t]) => t);
   let cw: CheckpointWriter | null = null;
   let copy: StateCopyWriter | null = null;
+  // A status port that cannot be opened ends the run here: the target connection must not stay
+  // open behind the error (it kept the process alive for ever).
   const status = await startStatus(c, stats, log, () => ({
     checkpoint: cw?.applied ?? null,
     checkpointWriter: cw ? { ...cw.stats } : null,
-  }));
+  })).catch(async (err: unknown) => {
+    await target.close();
+    throw err;
+  });
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
   /** Set once the source runs: a failed run still prints what it did before the error. */
