@@ -116,6 +116,28 @@ describe.skipIf(!cliBuilt())('a source that keeps breaking the transfer', () => 
     expect(psyncs).toBe(2);
   });
 
+  it('$EOF transfer whose mark never comes, the link left open and silent: the read watchdog (60 s) then the bound', async () => {
+    let hold: FakeConn | null = null;
+    const { psyncs, r } = await brokenSource(
+      async (c) => {
+        hold = c;
+        await c.send(`$EOF:${'m'.repeat(40)}\r\n`);
+        await c.send(rdb.subarray(0, rdb.length - 9));
+        // Nothing more, and the connection stays open: only the replica's read watchdog ends it.
+      },
+      ['--max-full-copies', '1'],
+    );
+    expect(hold).not.toBeNull();
+    expect(r.code).toBe(2);
+    const e = parseCliError(r.stderr)!;
+    expect(e.code).toBe('ERR_SOURCE_RETRIES_EXHAUSTED');
+    expect(e.message).toMatch(/broke 1 full copy in a row \(--max-full-copies 1\)/);
+    expect(e.message).toMatch(
+      /last error \[ERR_SOURCE_LOST\]: connection to source .* lost during the RDB transfer/,
+    );
+    expect(psyncs).toBe(1);
+  }, 170_000);
+
   for (const [what, junk] of [
     ['garbage instead of an RDB', Buffer.alloc(4096, 0x5a)],
     ['garbage after a valid RDB header', Buffer.concat([Buffer.from('REDIS0009'), Buffer.alloc(4096, 0xee)])],
