@@ -3,8 +3,12 @@
  * `hint:` pair on stderr with exit code 2 (stack traces only with --debug). Orchestration only — the
  * work lives in sources, filters, sinks.
  *
+ * Exit codes: 0 done, 1 verify found differences, 2 an error, 3 (EXIT_INCOMPLETE) stopped by a signal
+ * before the copy was complete, 130 a second signal.
+ *
  * Signals: the first SIGINT/SIGTERM aborts the run's AbortSignal (restore stops reading, flushes what
- * it sent, and exits non-zero saying the copy is partial); a second one exits at once.
+ * it sent, and exits 3 saying the copy is partial; sync exits 0 in the stream phase, 3 inside the full
+ * copy); a second one exits at once.
  */
 import { capYoungGeneration } from './heap.js';
 import { readFileSync } from 'node:fs';

@@ -6,16 +6,19 @@
  * this restore could write to holds keys. "Could write to" is decided from the flags alone (every
  * DB reachable through --dbs/--db-map), so the file is read once, never twice.
  *
- * SIGINT/SIGTERM: stop reading, flush what was sent, then fail with ERR_INTERRUPTED saying the copy
- * is partial (exit 2).
+ * SIGINT/SIGTERM: stop reading, flush what was sent, print the summary and "the target holds a
+ * partial copy: N keys written", then fail with ERR_INTERRUPTED and exit code 3 (EXIT_INCOMPLETE).
+ * Any other failure once writing began (a damaged file, a refused write) prints the same summary and
+ * partial-copy line before its error (exit 2): a user never meets a half-loaded target unwarned.
  */
 import type { Config } from '../config/index.js';
-import { ReplicantError } from '../errors.js';
+import { EXIT_INCOMPLETE, ReplicantError } from '../errors.js';
 import { buildFilters, FilterStage, newFilterStats } from '../filters/index.js';
 import {
   countSkip,
   keysPassed,
   newRunStats,
+  partialCopyLine,
   Progress,
   progressRenderer,
   type RunStats,
@@ -25,7 +28,7 @@ import type { Logger } from '../obs/index.js';
 import type { SkipInfo } from '../rdb/index.js';
 import type { KeyMeta } from '../records.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
-import { interruptedError, readRdbFile, statRdbFile } from '../sources/rdb-file.js';
+import { readRdbFile, statRdbFile } from '../sources/rdb-file.js';
 import type { RunContext } from './main.js';
 import { startStatus } from './status.js';
 import { escapeKey, openTarget, type Target } from './target.js';
@@ -46,8 +49,14 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   stats.phase = 'connecting';
   if (!c.skipPrecheck) await precheckBeforeWrite(c, 'restore', log);
   const target = await openTarget(c, log);
-  const status = await startStatus(c, stats, log);
+  // Not opened: the target connection is closed before the error (it kept the process alive).
+  const status = await startStatus(c, stats, log).catch(async (err: unknown) => {
+    await target.close();
+    throw err;
+  });
   let progress: Progress | null = null;
+  /** Set once writing may have begun: a failure then says what the target holds. */
+  let writing: { sink: ReturnType<Target['createSink']>; settle: () => void } | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');
     await prepareTarget(target, c, filters.db.targets(allDbs()), log);
@@ -75,6 +84,15 @@ export async function runRestore(ctx: RunContext): Promise<number> {
       },
     };
 
+    /** The counts the summary shows, from the sink and the filter stage. */
+    const settle = () => {
+      target.updateStats(sink, stats);
+      stats.skipped.filtered = fstats.keysFiltered;
+      if (fstats.functionsSkipped > 0) stats.skipped['function (--skip-functions)'] = fstats.functionsSkipped;
+      stats.functions = fstats.functions;
+      stats.finishedAtMs = Date.now();
+    };
+    writing = { sink, settle };
     progress = new Progress(progressRenderer(stats), { enabled: !c.noProgress });
     ctx.setProgress(progress);
     stats.phase = 'snapshot';
@@ -103,17 +121,21 @@ export async function runRestore(ctx: RunContext): Promise<number> {
     stats.phase = 'flushing';
     await sink.flush();
     await sink.close();
-    target.updateStats(sink, stats);
-    stats.skipped.filtered = fstats.keysFiltered;
-    if (fstats.functionsSkipped > 0) stats.skipped['function (--skip-functions)'] = fstats.functionsSkipped;
-    stats.functions = fstats.functions;
-    stats.finishedAtMs = Date.now();
+    settle();
     progress.stop();
     if (interrupted !== null) {
       stats.phase = 'stopped';
+      writing = null; // reported here
       process.stderr.write(summaryText(stats, 'restore interrupted'));
-      throw interruptedError(
-        `restore stopped after ${keysPassed(stats)} keys (${stats.rdbBytesRead} of ${stats.rdbBytesTotal} bytes); the target holds a partial copy`,
+      process.stderr.write(partialCopyLine(stats));
+      throw new ReplicantError(
+        'ERR_INTERRUPTED',
+        `restore stopped after ${keysPassed(stats)} keys (${stats.rdbBytesRead} of ${stats.rdbBytesTotal} bytes read): the copy is incomplete`,
+        {
+          hint: 'run the restore again with --flush-target (the target DBs are emptied, then the whole file is loaded) or --on-conflict overwrite',
+          cause: interrupted,
+          exitCode: EXIT_INCOMPLETE,
+        },
       );
     }
     stats.phase = 'done';
@@ -123,12 +145,27 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   } catch (err) {
     if (stats.phase !== 'stopped') stats.phase = 'failed';
     progress?.stop();
+    if (writing !== null) {
+      // Failed after writing began: what was sent is let reach the target (bounded: the target
+      // may be what failed), then the summary and the partial-copy line come before the error.
+      await settled(writing.sink.flush(), 10_000);
+      writing.settle();
+      process.stderr.write(summaryText(stats, 'restore failed'));
+      process.stderr.write(partialCopyLine(stats, err));
+    }
     throw err;
   } finally {
     ctx.setProgress(null);
     await status?.close();
     await target.close();
   }
+}
+
+/** Waits for `p` (its outcome ignored) at most `ms`. */
+async function settled(p: Promise<unknown>, ms: number): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
 }
 
 function allDbs(): number[] {

@@ -22,6 +22,7 @@ export async function startStatus(
   const srv = await startStatusServer({
     host: c.statusHost,
     port: c.statusPort,
+    token: c.statusToken,
     registry,
     status: () => (extra ? { ...statusJson(stats), ...extra() } : statusJson(stats)),
   });

@@ -40,13 +40,14 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
-import { ReplicantError } from '../errors.js';
+import { EXIT_INCOMPLETE, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { keySlot, readTopology, type Shard, type Topology } from '../net/cluster.js';
 import { RedisConnection } from '../net/connection.js';
 import {
   type Logger,
   newRunStats,
+  partialCopyLine,
   Progress,
   progressRenderer,
   type RunStats,
@@ -58,6 +59,7 @@ import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
+import { RetryBudget } from './retry.js';
 import { startStatus } from './status.js';
 import { CountingSink } from './sync.js';
 import { type Endpoint, endpointOf, openTarget, type Target } from './target.js';
@@ -116,6 +118,8 @@ interface ShardRun {
   /** What the source feeds: translation over `sink`, under a CheckpointSink when checkpointed. */
   head: Sink;
   source: ReplicaSource;
+  /** The position `source` was made to continue from (null: it makes a full copy). */
+  from: Position | null;
   stats: RunStats;
   reconnects: number;
   /** --state-dir: the shard's checkpoint (names), writer and state-dir copy. */
@@ -124,6 +128,8 @@ interface ShardRun {
   copy: StateCopyWriter | null;
   /** A source link of this shard got as far as a sync (a later loss is not a wrong address). */
   synced: boolean;
+  /** How long this shard's link is retried (--max-full-copies, --reconnect-timeout). */
+  budget: RetryBudget;
 }
 
 /** Per shard: what the start decided from its key and copy. */
@@ -187,7 +193,11 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         ? { checkpointKey: r.ck!.key, checkpoint: r.cw.applied, checkpointWriter: { ...r.cw.stats } }
         : {}),
     })),
-  }));
+  })).catch(async (err: unknown) => {
+    // Not opened: the target connection must not keep the process alive behind the error.
+    await first.close();
+    throw err;
+  });
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopping = false;
@@ -235,17 +245,20 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         sink,
         head: w ? new CheckpointSink(translated, w) : translated,
         source: null as unknown as ReplicaSource,
+        from: null,
         stats: shardStats,
         reconnects: 0,
         ck: start?.ck ?? null,
         cw,
         copy,
         synced: false,
+        budget: new RetryBudget({ maxFullCopies: c.maxFullCopies, reconnectTimeoutMs: c.reconnectTimeout }),
       };
       const from = start?.decision.resume ?? null;
       // Checkpointed: a shard that continues from its key, or copies again over its own earlier
       // copy, empties its slots on the target when the source answers with a full sync.
       run.source = makeSource(run, from, start !== null && (from !== null || start.decision.ownTarget));
+      run.from = from;
       runs.push(run);
     }
 
@@ -314,7 +327,8 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
     function resumable(run: ShardRun): Position | null {
       const w = run.cw;
       if (w) return w.phase === 'tx' && w.applied?.replid ? toPosition(w.applied) : null;
-      return run.source.acked;
+      // A link lost before the source answered its PSYNC leaves the point it was to continue from.
+      return run.source.acked ?? (run.source.fullCopyBegun ? null : run.from);
     }
 
     const refresh = () => {
@@ -383,10 +397,31 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
     }
     refresh();
     progress.stop();
-    if (failure !== null) throw failure;
     stats.finishedAtMs = Date.now();
+    /** Some shard stopped inside its full copy: the target holds part of the source. */
+    const incomplete = runs.some((r) => !r.source.copyComplete);
+    if (failure !== null) {
+      // What reached the target before the error, then the error.
+      process.stderr.write(summaryText(stats, 'sync failed'));
+      if (incomplete) process.stderr.write(partialCopyLine(stats, failure));
+      throw failure;
+    }
     stats.phase = 'stopped';
     process.stderr.write(summaryText(stats, 'sync stopped'));
+    if (incomplete) {
+      for (const r of runs) r.copy?.flush();
+      process.stderr.write(partialCopyLine(stats));
+      throw new ReplicantError(
+        'ERR_INTERRUPTED',
+        `sync stopped before the full copy of ${runs.filter((r) => !r.source.copyComplete).length} of ${runs.length} shards was complete: the copy is incomplete`,
+        {
+          hint: c.stateDir
+            ? 'start again with the same --state-dir: the shards whose copy was not complete are copied again'
+            : 'start again with --flush-target (the target DBs are emptied and copied again); with --state-dir a later stop in the stream phase resumes where it stopped',
+          exitCode: EXIT_INCOMPLETE,
+        },
+      );
+    }
     for (const r of runs) {
       r.copy?.flush();
       const at = r.cw?.applied ?? null;
@@ -410,7 +445,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
           const code = (err as { code?: string }).code ?? '';
           run.synced ||= run.source.link.sync !== null;
           if (stopping || ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
-          if (!run.cw && run.source.acked === null) throw err;
+          if (!run.cw && resumable(run) === null) throw err;
           // Flushed before deciding: the end of a copy may be acknowledged only now.
           await run.head.flush();
           const from = resumable(run);
@@ -426,9 +461,14 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
                 cause: err,
               },
             );
+          // A shard source that keeps failing is not retried for ever.
+          const left = run.budget.lost(err, {
+            resumeOffset: from?.offset ?? null,
+            copyBegun: run.source.fullCopyBegun,
+          });
           attempt++;
           const delayMs = Math.round(
-            Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2),
+            Math.min(left, Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)),
           );
           stats.errors[code] = (stats.errors[code] ?? 0) + 1;
           log.warn(
@@ -455,6 +495,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
           }
           run.reconnects++;
           run.source = makeSource(run, from, true);
+          run.from = from;
         }
       }
     }

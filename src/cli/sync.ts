@@ -2,7 +2,9 @@
  * The default command: live sync. `ReplicaSource` (poses as a replica of --source, or of the master
  * the Sentinels name) drives the target sink; filters are the DB select/map from the flags. Runs until
  * SIGINT/SIGTERM (the normal way to end after cut-over: the source stops, the sink flushes, a final
- * ACK reports what the target has), or until a fatal error (exit 2).
+ * ACK reports what the target has; exit 0), or until a fatal error (exit 2). A signal before the full
+ * copy was complete ends with ERR_INTERRUPTED and exit 3 (EXIT_INCOMPLETE); a stop or a failure
+ * inside the copy prints "the target holds a partial copy: N keys written" after the summary.
  *
  * With --state-dir the run is checkpointed (src/checkpoint): a CheckpointWriter between the sink and
  * the target connection puts every stream write in a transaction with the checkpoint key, a
@@ -23,10 +25,11 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
-import { ConfigError, ReplicantError } from '../errors.js';
+import { ConfigError, EXIT_INCOMPLETE, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import {
   newRunStats,
+  partialCopyLine,
   Progress,
   progressRenderer,
   restartCopyCounts,
@@ -42,6 +45,7 @@ import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
 import { prepareTarget } from './restore.js';
+import { RetryBudget } from './retry.js';
 import { sourceLocator, withSource } from './source.js';
 import { startStatus } from './status.js';
 import { isClusterSource, runClusterSync } from './sync-cluster.js';
@@ -80,14 +84,23 @@ export async function runSync(ctx: RunContext): Promise<number> {
   const targetDbs = filters.db.targets(range256()).map(([, t]) => t);
   let cw: CheckpointWriter | null = null;
   let copy: StateCopyWriter | null = null;
+  // A status port that cannot be opened ends the run here: the target connection must not stay
+  // open behind the error (it kept the process alive for ever).
   const status = await startStatus(c, stats, log, () => ({
     checkpoint: cw?.applied ?? null,
     checkpointWriter: cw ? { ...cw.stats } : null,
-  }));
+  })).catch(async (err: unknown) => {
+    await target.close();
+    throw err;
+  });
   let progress: Progress | null = null;
   let timer: NodeJS.Timeout | null = null;
   /** Set once the source runs: a failed run still prints what it did before the error. */
   let refreshStats: (() => void) | null = null;
+  /** The current source link (its copyComplete decides what a stop or a failure reports). */
+  let current: ReplicaSource | null = null;
+  /** The summary was printed already (a stop inside the copy, reported as ERR_INTERRUPTED). */
+  let reported = false;
   try {
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
@@ -177,6 +190,9 @@ export async function runSync(ctx: RunContext): Promise<number> {
         log: ctx.log.child({ component: 'replica-link' }),
       });
     let source = makeSource(resume);
+    /** The position `source` was made to continue from (null: it makes a full copy). */
+    let sourceFrom: Position | null = resume;
+    current = source;
     const refresh = () => {
       const s = source.status();
       stats.phase = s.phase === 'stopped' ? stats.phase : s.phase;
@@ -211,7 +227,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
     /** Where a new source link continues from: what the target acknowledged (null: not resumable). */
     const resumable = (): Position | null => {
       if (w) return w.phase === 'tx' && w.applied?.replid ? toPosition(w.applied) : null;
-      return source.acked;
+      // A link lost before the source answered its PSYNC leaves the point it was to continue from.
+      return source.acked ?? (source.fullCopyBegun ? null : sourceFrom);
     };
     try {
       // A lost source link in the stream phase is resumed by PSYNC from what the target acknowledged
@@ -220,6 +237,10 @@ export async function runSync(ctx: RunContext): Promise<number> {
       // (exclusive) — its keys replace, so nothing is doubled. Backoff with jitter between tries.
       let attempt = 0;
       let lastFailure = -1;
+      const budget = new RetryBudget({
+        maxFullCopies: c.maxFullCopies,
+        reconnectTimeoutMs: c.reconnectTimeout,
+      });
       /** A source link of this run got as far as a sync: a later loss is not a wrong address. */
       let synced = false;
       for (;;) {
@@ -245,11 +266,16 @@ export async function runSync(ctx: RunContext): Promise<number> {
                 cause: err,
               },
             );
+          // A source that keeps failing is not retried for ever (--max-full-copies, --reconnect-timeout).
+          const left = budget.lost(err, {
+            resumeOffset: from?.offset ?? null,
+            copyBegun: source.fullCopyBegun,
+          });
           const at = from?.offset ?? -1;
           attempt = at > lastFailure ? 1 : attempt + 1;
           lastFailure = at;
           const delayMs = Math.round(
-            Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2),
+            Math.min(left, Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2)),
           );
           log.warn(
             { code, attempt, delayMs, replid: from?.replid ?? null, offset: from?.offset ?? null },
@@ -263,6 +289,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
           // During a failover the Sentinels may not know the new master yet: the next attempt asks again.
           src = await locate().catch(() => src);
           source = from ? makeSource(from) : makeSource(null, true);
+          sourceFrom = from;
+          current = source;
         }
       }
     } finally {
@@ -275,6 +303,21 @@ export async function runSync(ctx: RunContext): Promise<number> {
     const st = source.status();
     process.stderr.write(summaryText(stats, 'sync stopped'));
     copy?.flush();
+    if (!source.copyComplete) {
+      // Stopped inside the full copy: the target holds part of the source, never an exit 0.
+      reported = true;
+      process.stderr.write(partialCopyLine(stats));
+      throw new ReplicantError(
+        'ERR_INTERRUPTED',
+        'sync stopped before the full copy was complete: the copy is incomplete',
+        {
+          hint: w
+            ? 'start again with the same --state-dir: the full copy is made again over this one'
+            : 'start again with --flush-target (the target DBs are emptied and copied again); with --state-dir a later stop in the stream phase resumes where it stopped',
+          exitCode: EXIT_INCOMPLETE,
+        },
+      );
+    }
     const at = w?.applied ?? null;
     if (at)
       log.info(
@@ -290,11 +333,12 @@ export async function runSync(ctx: RunContext): Promise<number> {
     return 0;
   } catch (err) {
     progress?.stop();
-    if (refreshStats) {
+    if (refreshStats && !reported) {
       // What reached the target before the error (skipped keys by reason included), then the error.
       refreshStats();
       stats.finishedAtMs = Date.now();
       process.stderr.write(summaryText(stats, 'sync failed'));
+      if (current !== null && !current.copyComplete) process.stderr.write(partialCopyLine(stats, err));
     }
     stats.phase = 'failed';
     throw err;

@@ -7,6 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { urlCredentials } from '../net/url.js';
+import { registerSecret } from '../obs/terminal.js';
 import {
   COMMANDS,
   type CommandName,
@@ -87,6 +89,12 @@ export interface Config {
   readonly heartbeatKey: string;
   readonly statusPort: number | null;
   readonly statusHost: string;
+  /** Bearer token the status server asks for (required off loopback), or null. */
+  readonly statusToken: string | null;
+  /** sync: full copies the source may break in a row before the run stops. */
+  readonly maxFullCopies: number;
+  /** sync: milliseconds of reconnecting to the source without progress before the run stops. */
+  readonly reconnectTimeout: number;
   readonly stateDir: string | null;
   readonly logLevel: LogLevel;
   readonly jsonLogs: boolean;
@@ -234,6 +242,9 @@ export function parseConfig(
       out[spec.key] = true;
       continue;
     }
+    // Known before anything can print them: no message or log line of this process shows them.
+    if (spec.secret) registerSecret(given);
+    if (spec.kind === 'url') registerUrlSecret(given);
     const r = convert(spec, given);
     if (r.ok) out[spec.key] = Array.isArray(r.value) ? Object.freeze(r.value) : r.value;
     else {
@@ -255,9 +266,26 @@ export function parseConfig(
   return Object.freeze(out) as unknown as Config;
 }
 
+/** The password of a URL as typed (raw and percent-decoded), registered as a secret. */
+function registerUrlSecret(url: string): void {
+  const p = urlCredentials(url).password;
+  if (p === null) return;
+  registerSecret(p);
+  try {
+    registerSecret(decodeURIComponent(p));
+  } catch {
+    // Not valid percent-encoding: the raw form is the one that can be printed.
+  }
+}
+
+/** TLS-looking flags (--tls, --ssl, --tls-cert, --cacert…): answered about TLS, not with a near name. */
+const TLS_FLAG = /^(tls|ssl)(-|$)|^(ca-?cert|cert|key|insecure|sni)$/;
+
 function unknownFlag(rawName: string, name: string): string {
   const renamed = RENAMED[name];
   if (renamed) return `unknown flag ${rawName} (use ${renamed} instead)`;
+  if (TLS_FLAG.test(name))
+    return `unknown flag ${rawName}: TLS is not supported yet (rediss:// URLs and TLS flags are planned; meanwhile connect through a TLS tunnel such as stunnel and give its local end as a plain redis:// URL)`;
   const near = nearest(name, BY_NAME.keys());
   return `unknown flag ${rawName}${near ? ` (use --${near} instead)` : ''}`;
 }
@@ -290,11 +318,18 @@ function requireFor(
       need('target', '--target URL', `for ${command === 'sync' ? 'a live sync' : command}`);
       if ((c.sourceSentinel === null) !== (c.sourceMasterName === null))
         problems.push('--source-sentinel and --source-master-name go together');
+      // Two sources would be one too many: which one a run followed would depend on the code.
+      if (c.sourceSentinel !== null && c.source !== null)
+        problems.push(
+          '--source and --source-sentinel are given together (one source: --source URL, or --source-sentinel with --source-master-name; check REPLICANT_SOURCE / REPLICANT_SOURCE_SENTINEL too)',
+        );
       if (c.deleteExtra === true && c.repair !== true) problems.push('--delete-extra needs --repair');
+      if (command === 'sync') checkStatusAccess(c, problems);
       noArgs();
       break;
     case 'restore':
       if (c.rdb === null && args.length === 1) c.rdb = args.shift();
+      checkStatusAccess(c, problems);
       need('rdb', '--rdb FILE', 'for restore');
       need('target', '--target URL', 'for restore');
       noArgs();
@@ -305,4 +340,25 @@ function requireFor(
         problems.push(`unexpected argument '${args[1]}' (rdb-inspect takes one FILE)`);
       break;
   }
+}
+
+/**
+ * /status and /metrics tell anyone who can reach them what is being migrated where: off loopback they
+ * are served only to clients holding the token (Authorization: Bearer).
+ */
+function checkStatusAccess(c: Record<string, unknown>, problems: string[]): void {
+  if (c.statusPort === null || c.statusPort === undefined) return;
+  const host = String(c.statusHost);
+  if (c.statusToken === null && !isLoopback(host))
+    problems.push(
+      `--status-host ${host} serves /status and /metrics beyond this machine, so it needs a token: set REPLICANT_STATUS_TOKEN (or --status-token TOKEN) and send Authorization: Bearer TOKEN, or keep the default --status-host 127.0.0.1`,
+    );
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
+  );
 }

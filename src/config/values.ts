@@ -2,7 +2,9 @@
  * Value checkers for the flag kinds in schema.ts. Each returns the converted value or a problem
  * string (never throws), so the parser can collect every problem of a command line in one pass.
  */
-import { parseRedisUrl } from '../net/url.js';
+import { parseRedisUrl, redactUrl, urlCredentials } from '../net/url.js';
+
+export { redactUrl };
 import { CONFLICT_MODES, LOG_LEVELS } from './schema.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -107,7 +109,13 @@ export function checkUrl(text: string): Checked<string> {
   try {
     u = new URL(withScheme);
   } catch {
-    return bad(`'${redactUrl(text)}' is not a URL (expected redis://host:port)`);
+    return bad(
+      `'${redactUrl(text)}' is not a URL (expected redis://host:port${
+        /[/?#@]/.test(urlCredentials(text).password ?? '')
+          ? '; percent-encode / ? # @ in a password: / is %2F, ? is %3F, # is %23, @ is %40'
+          : ''
+      })`,
+    );
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
     return bad(`'${redactUrl(text)}' has scheme ${u.protocol.slice(0, -1)} (expected redis:// or rediss://)`);
@@ -121,11 +129,6 @@ export function checkUrl(text: string): Checked<string> {
     return bad((e as Error).message);
   }
   return ok(withScheme);
-}
-
-/** The URL with any password replaced by `***`, for messages and logs. */
-export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 export function checkEnum<T extends string>(text: string, allowed: readonly T[]): Checked<T> {
@@ -183,7 +186,9 @@ export function editDistance(a: string, b: string): number {
 /** The closest candidate within a small distance, or null. */
 export function nearest(word: string, candidates: Iterable<string>): string | null {
   let best: string | null = null;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  // About a third of the word may differ, and one edit in a word of 3-5 letters: `tls` is not a typo
+  // of `dbs` (two of its three letters differ).
+  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
     const d = editDistance(word, c);
     if (d < bestD) {

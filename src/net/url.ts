@@ -34,10 +34,41 @@ function bad(url: string, why: string): ConfigError {
   return new ConfigError(`invalid Redis URL '${redact(url)}': ${why}`, `use the form ${FORM}`);
 }
 
-/** The URL with any password replaced, for error messages. */
-function redact(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+/**
+ * The credentials of a URL as typed, tolerant of what a strict parser refuses: the user info is
+ * everything between `://` and the **last** `@` (a password may hold `/`, `@`, `?` or `#`
+ * unescaped). `password` is null when there is none; the legacy `redis://PASSWORD@host` form
+ * (no colon) is a password.
+ */
+export function urlCredentials(url: string): { user: string | null; password: string | null } {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/is.exec(url.trim());
+  const rest = m ? m[1]! : url;
+  const at = rest.lastIndexOf('@');
+  if (at === -1) return { user: null, password: null };
+  const info = rest.slice(0, at);
+  const colon = info.indexOf(':');
+  if (colon === -1) return { user: null, password: info === '' ? null : info };
+  const pass = info.slice(colon + 1);
+  return { user: info.slice(0, colon), password: pass === '' ? null : pass };
 }
+
+/**
+ * The URL with any password replaced by `***`, for messages and logs: `redis://user:***@host:port`,
+ * `redis://***@host` for the legacy form. Works on text no parser accepts (that is when it is needed).
+ */
+export function redactUrl(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
+  const scheme = m ? m[1]! : '';
+  const rest = m ? m[2]! : url;
+  const at = rest.lastIndexOf('@');
+  if (at === -1) return url;
+  const info = rest.slice(0, at);
+  const colon = info.indexOf(':');
+  const shown = colon === -1 ? '***' : `${info.slice(0, colon)}:***`;
+  return `${scheme}${shown}${rest.slice(at)}`;
+}
+
+const redact = redactUrl;
 
 function decode(url: string, part: string, what: string): string {
   try {

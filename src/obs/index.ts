@@ -15,4 +15,4 @@ export {
 } from './stats.js';
 export { createMetrics } from './metrics.js';
 export { type StatusServer, type StatusServerOptions, startStatusServer } from './status-server.js';
-export { progressRenderer, summaryText } from './report.js';
+export { partialCopyLine, progressRenderer, summaryText } from './report.js';

@@ -4,10 +4,12 @@
  * each line into `12:00:01.234 INFO  restore: message key=value` (no pino-pretty dependency).
  *
  * Rule (docs/style.md): never log values or secrets. Keys are not logged at info level either; URLs
- * go through `redactUrl` before they reach a log line.
+ * go through `redactUrl` before they reach a log line, and every line is masked (registered secrets)
+ * and escaped (control bytes) on its way out (terminal.ts).
  */
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from '../config/schema.js';
+import { escapeControl, maskSecrets } from './terminal.js';
 
 export type { Logger } from 'pino';
 
@@ -39,13 +41,13 @@ export function createLogger(o: LoggerOptions): Logger {
     ? {
         write(line: string): void {
           before?.();
-          out.write(line);
+          out.write(jsonSafe(maskSecrets(line)));
         },
       }
     : {
         write(line: string): void {
           before?.();
-          out.write(compactLine(line));
+          out.write(compactLine(maskSecrets(line)));
         },
       };
   return pino(
@@ -84,7 +86,18 @@ export function compactLine(json: string): string {
     }
     s += ` ${k}=${typeof v === 'string' && /^[\w.:/@*-]+$/.test(v) ? v : JSON.stringify(v)}`;
   }
-  return `${s}\n`;
+  // Messages and values may quote bytes from files or servers: nothing reaches the terminal raw.
+  return `${escapeControl(s)}\n`;
+}
+
+const JSON_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f]/g;
+
+/**
+ * A pino JSON line with DEL and C1 controls (valid raw inside JSON strings, but a terminal may act
+ * on them) written as `\u00XX` escapes: still the same JSON, now safe to print.
+ */
+function jsonSafe(line: string): string {
+  return line.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A logger that drops everything (library callers and tests). */

@@ -72,3 +72,18 @@ export function summaryText(s: RunStats, title: string): string {
   );
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * The line every run that stopped before its copy was complete prints after its summary (#14): how
+ * many keys the target acknowledged (or, when the sink does not count, how many were sent). After a
+ * failure of the target itself the count is a floor: writes pipelined behind the refused one may
+ * have been applied too (a target at maxmemory takes some again once its buffers shrink).
+ */
+export function partialCopyLine(s: RunStats, cause?: unknown): string {
+  const n = s.keysWritten ?? keysPassed(s);
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const floor = typeof code === 'string' && code.startsWith('ERR_TARGET');
+  return `the target holds a partial copy: ${n} keys written${
+    floor ? ' (at least: writes in flight when the target failed may have been applied too)' : ''
+  }\n`;
+}

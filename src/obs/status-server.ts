@@ -1,8 +1,10 @@
 /**
  * The status HTTP server (node:http, 127.0.0.1 by default): `/status` JSON, `/metrics` Prometheus
  * text, `/` a tiny page that polls /status. Read-only; it never exposes config values (URLs could
- * hold passwords).
+ * hold passwords). With a `token` every route first asks for `Authorization: Bearer <token>` (401
+ * otherwise): the CLI requires one off loopback.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -19,6 +21,17 @@ export interface StatusServerOptions {
   port: number;
   status: () => unknown;
   registry: Registry;
+  /** When set: every request must carry `Authorization: Bearer <token>`. */
+  token?: string | null;
+}
+
+/** Constant-time compare, so the token cannot be guessed byte by byte from response times. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>replicant</title>
@@ -28,6 +41,12 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>replicant</title>
 
 export function startStatusServer(o: StatusServerOptions): Promise<StatusServer> {
   const server = http.createServer((req, res) => {
+    if (o.token && !tokenMatches(req.headers.authorization, o.token)) {
+      res
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="replicant"' })
+        .end('unauthorized: send Authorization: Bearer <the --status-token>\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();

@@ -79,6 +79,10 @@ export class ReplicaSource {
   ackedOffset = 0;
   /** The newest position the target acknowledged (replid, offset, db): the resume point. */
   acked: Position | null = null;
+  /** The source answered with a full resync (or SYNC): this link began a full copy. */
+  fullCopyBegun = false;
+  /** The target acknowledged a stream position of this link: everything of its snapshot is written. */
+  private positionAcked = false;
 
   private readonly sink: Sink;
   private readonly o: ReplicaSourceOptions;
@@ -130,6 +134,18 @@ export class ReplicaSource {
     else await this.shutdown(false);
   }
 
+  /**
+   * The target holds a complete copy as far as this link knows: it acknowledged a stream position
+   * (every snapshot write before it is answered), or the link continues (PSYNC) from a complete copy
+   * and was not answered with a full resync. A SYNC-mode link has no positions: its stream phase
+   * began. Still true after the link stopped: a run's exit code is decided from it.
+   */
+  get copyComplete(): boolean {
+    if (this.positionAcked) return true;
+    if ((this.o.resume ?? null) !== null && !this.fullCopyBegun) return true;
+    return this.link.sync?.mode === 'sync' && this.stream !== null;
+  }
+
   status(): ReplicaStatus {
     const l = this.link;
     const s = l.spool;
@@ -159,6 +175,7 @@ export class ReplicaSource {
 
   private async loop(): Promise<void> {
     this.sink.onAck((pos: Position) => {
+      this.positionAcked = true;
       if (pos.offset > this.ackedOffset) {
         this.ackedOffset = pos.offset;
         this.acked = pos;
@@ -177,6 +194,7 @@ export class ReplicaSource {
       );
     }
     this.ackedOffset = this.link.ackedOffset;
+    this.fullCopyBegun = sync.mode !== 'continue';
     // +CONTINUE: the resume point itself is acknowledged (it was, by the run that made it). Without
     // this a stop before the first new write left `acked` null, and no resume point was kept.
     if (sync.mode === 'continue' && this.o.resume)

@@ -234,3 +234,36 @@ describe('flag kinds: choice, count, duration, host:port', () => {
     );
   });
 });
+
+describe('secrets, TLS flags, status access (#14)', () => {
+  it('redactUrl masks passwords no parser accepts', async () => {
+    const { redactUrl } = await import('../../src/net/url.js');
+    expect(redactUrl('redis://:pa/ss@h:1')).toBe('redis://:***@h:1');
+    expect(redactUrl('redis://bob:x/y@z@h:1')).toBe('redis://bob:***@h:1');
+    expect(redactUrl('redis://legacy@h:1')).toBe('redis://***@h:1');
+    expect(redactUrl('redis://h:1')).toBe('redis://h:1');
+  });
+
+  it('error text is masked and escaped', async () => {
+    const { registerSecret, safeText } = await import('../../src/obs/terminal.js');
+    registerSecret('t0p/secret');
+    expect(safeText('a t0p/secret b \x1b[31m \u009b x\ny')).toBe('a *** b \\x1b[31m \\x9b x\\ny');
+    expect(safeText('line1\nline2', true)).toBe('line1\nline2');
+  });
+
+  it('status host off loopback needs a token; loopback does not', () => {
+    const base = ['--source', 'redis://a:1', '--target', 'redis://b:2', '--status-port', '0'];
+    expect(() => parseConfig([...base, '--status-host', '0.0.0.0'], {})).toThrow(/needs a token/);
+    expect(
+      parseConfig([...base, '--status-host', '0.0.0.0'], { REPLICANT_STATUS_TOKEN: 't' }).statusToken,
+    ).toBe('t');
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost'])
+      expect(parseConfig([...base, '--status-host', h], {}).statusToken).toBeNull();
+  });
+
+  it('defaults of the retry bounds', () => {
+    const c = parseConfig(['--source', 'redis://a:1', '--target', 'redis://b:2'], {});
+    expect(c.maxFullCopies).toBe(5);
+    expect(c.reconnectTimeout).toBe(300_000);
+  });
+});

@@ -136,7 +136,7 @@ describe.skipIf(!cliBuilt())('restore: bad inputs', () => {
     );
   });
 
-  it('SIGINT: stops, flushes, exits 2 saying the copy is partial', async () => {
+  it('SIGINT: stops, flushes, exits 3 (incomplete copy) saying the copy is partial', async () => {
     const big = await startRedis();
     try {
       // Enough data that the restore is still running when the signal comes.
@@ -156,10 +156,11 @@ describe.skipIf(!cliBuilt())('restore: bad inputs', () => {
         },
       });
       expect(sent).toBe(true);
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(3);
       const e = parseCliError(r.stderr)!;
       expect(e.code).toBe('ERR_INTERRUPTED');
-      expect(e.message).toMatch(/partial/);
+      expect(e.message).toMatch(/incomplete/);
+      expect(r.stderr).toMatch(/^the target holds a partial copy: \d+ keys written$/m);
       const n = await big.client.dbsize();
       expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThan(200_000);
