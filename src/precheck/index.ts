@@ -356,7 +356,7 @@ class Checker {
         'error',
         'CLUSTER_DBS',
         `source DBs ${mapped.join(', ')} hold keys, but a cluster has only DB 0`,
-        `map them explicitly: --db-map ${mapped.map((d) => `${d}:0`).join(',')} (keys with the same name then collide), or --dbs 0`,
+        `map them explicitly: --db-map ${mapped.map((d) => `${d}:0`).join(',')}${sourceDbs.some((d) => filter.map(d) === 0) ? ' --allow-db-merge' : ''} (keys with the same name then collide), or --dbs 0`,
       );
   }
 
