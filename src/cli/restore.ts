@@ -24,6 +24,7 @@ import {
 import type { Logger } from '../obs/index.js';
 import type { SkipInfo } from '../rdb/index.js';
 import type { KeyMeta } from '../records.js';
+import { checkRunDbs } from '../precheck/dbs.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { interruptedError, readRdbFile, statRdbFile } from '../sources/rdb-file.js';
 import type { RunContext } from './main.js';
@@ -50,6 +51,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   let progress: Progress | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');
+    await checkRunDbs(target, c, filters.db); // target DBs exist (ERR_TARGET_DB), before any write
     await prepareTarget(target, c, filters.db.targets(allDbs()), log);
 
     const sink = target.createSink(log);

@@ -57,6 +57,7 @@ import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
+import { checkRunDbs } from '../precheck/dbs.js';
 import { prepareTarget } from './restore.js';
 import { startStatus } from './status.js';
 import { CountingSink } from './sync.js';
@@ -160,6 +161,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
   let starts: ShardStart[] | null = null;
   let exclusive = c.onConflict === 'report' || c.flushTarget;
   try {
+    await checkRunDbs(first, c, filters.db, 'cluster'); // target DBs exist (ERR_TARGET_DB), before any write
     if (c.stateDir && first.caps.clusterEnabled)
       throw new ReplicantError(
         'ERR_CONFIG',

@@ -37,6 +37,7 @@ import type { Logger } from '../obs/index.js';
 import type { KeyMeta, Position, Sink } from '../records.js';
 import { PassThroughSink } from '../sinks/pass-through.js';
 import { restartSinkCopyCounts, type SinkStats } from '../sinks/types.js';
+import { checkRunDbs, sourceEndpoint } from '../precheck/dbs.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
@@ -89,6 +90,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   /** Set once the source runs: a failed run still prints what it did before the error. */
   let refreshStats: (() => void) | null = null;
   try {
+    // Target DBs exist (ERR_TARGET_DB), before any write; DB counts for FLUSHALL → FLUSHDBs.
+    await checkRunDbs(target, c, filters.db, sourceEndpoint(src));
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
     if (c.stateDir && target.caps.clusterEnabled)

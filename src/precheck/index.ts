@@ -19,6 +19,7 @@ import { type ConnectOptions, probeServer, RedisConnection, type ServerInfo } fr
 import { parseRedisUrl } from '../net/url.js';
 import type { RespValue } from '../resp/index.js';
 import { pipeline } from '../verify/pipe.js';
+import { describeMissing, missingDbs, plannedTargets, targetDatabases } from './dbs.js';
 
 export type Level = 'error' | 'warn' | 'info';
 
@@ -336,6 +337,34 @@ class Checker {
       );
   }
 
+  /** Every target DB this run writes to exists on the target (its `databases`). */
+  async targetDbs(conn: RedisConnection, t: ServerInfo, sourceDbs: number[]): Promise<void> {
+    if (t.clusterEnabled) return; // CLUSTER_DBS says it for a cluster's single DB
+    const c = this.c;
+    const count = await targetDatabases(conn, false).catch(() => null);
+    if (count === null) {
+      this.add(
+        'warn',
+        'TARGET_DBS',
+        "could not learn the target's DB count (CONFIG GET databases and SELECT refused)",
+        'grant the target user +config|get (or +select); a missing DB still stops the run at its first SELECT, before writing into it',
+      );
+      return;
+    }
+    const filter = new DbFilter({ dbs: c.dbs, dbMap: c.dbMap });
+    const missing = missingDbs(plannedTargets(c, filter, sourceDbs), count);
+    if (missing.length === 0) {
+      this.add(
+        'info',
+        'TARGET_DBS',
+        `the target has ${count} DBs; every target DB of this run is among them`,
+      );
+      return;
+    }
+    const d = describeMissing(missing, count);
+    this.add('error', 'TARGET_DBS', d.message, d.fix);
+  }
+
   cluster(s: ServerInfo | null, t: ServerInfo, sourceDbs: number[]): void {
     if (s?.clusterEnabled)
       this.add(
@@ -501,6 +530,10 @@ export async function runPrecheck(c: Config, mode: 'sync' | 'restore'): Promise<
       ck.memory(s, t, await totalSystemMemory(dst.conn), s.usedMemory);
     }
     if (dst) {
+      const withKeys = src
+        ? [...src.info.dbKeys.keys()].filter((db) => c.dbs === null || c.dbs.includes(db))
+        : [];
+      await ck.targetDbs(dst.conn, dst.info, withKeys);
       if (mode === 'restore') ck.cluster(null, dst.info, []);
       ck.eviction(dst.info);
       ck.conflicts(dst.info);

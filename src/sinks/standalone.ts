@@ -77,6 +77,8 @@ export class StandaloneSink implements Sink {
   private readonly pxat: boolean;
   /** DB the connection is in once everything sent so far has run (-1: unknown, SELECT first). */
   private db = -1;
+  /** DBs whose SELECT was sent once: the first one per DB gates the pipeline (K.SELECT). */
+  private readonly selected = new Uint8Array(256);
 
   // Current key.
   private meta: KeyMeta | null = null;
@@ -496,7 +498,9 @@ export class StandaloneSink implements Sink {
 
   command(rec: CommandRecord): void {
     if (this.pipe.failure !== null) return;
-    // Sent commands are encoded at once; held ones (behind a skip-mode EXISTS) wait, so they get copies.
+    // A DB not selected yet: its gating SELECT goes first, so the copy decision below sees the gate.
+    this.preselect(rec);
+    // Sent commands are encoded at once; held ones (behind a gate) wait, so they get copies.
     if (this.pipe.gated) rec = copyRecord(rec);
     if (rec.multi !== undefined) {
       this.select(rec.db);
@@ -566,7 +570,31 @@ export class StandaloneSink implements Sink {
   private select(db: number): void {
     if (db === this.db) return;
     this.db = db;
-    this.send(K.WRITE, ['SELECT', db], 'SELECT', null, -1);
+    // The first SELECT of a DB waits for its answer before anything after it is sent: a DB the target
+    // lacks must stop the run, not let the writes run in the DB the connection is still in.
+    // DB 0 exists on every server (a cluster's only one): no wait for it.
+    const first = db > 0 && db < 256 && this.selected[db] === 0;
+    if (first) this.selected[db] = 1;
+    this.send(first ? K.SELECT : K.WRITE, ['SELECT', db], 'SELECT', null, -1);
+  }
+
+  /**
+   * Every DB a stream record will select, selected once now (gating) if it never was: inside a
+   * MULTI group a failed SELECT only shows at EXEC, after the commands behind it ran in the old DB.
+   */
+  private preselect(rec: CommandRecord): void {
+    let moved = false;
+    if (rec.multi !== undefined) {
+      for (const argv of rec.multi) {
+        if (!isCommand(argv[0], 'select')) continue;
+        const d = Number(String(argv[1]));
+        if (d > 0 && d < 256 && this.selected[d] === 0) {
+          this.select(d);
+          moved = true;
+        }
+      }
+    }
+    if (moved || (rec.db > 0 && rec.db < 256 && this.selected[rec.db] === 0)) this.select(rec.db);
   }
 
   private send(kind: number, argv: CommandArg[], name: string, key: Buffer | null, keyId: number): void {
