@@ -246,28 +246,41 @@ class Checker {
   async psync(src: RedisConnection): Promise<void> {
     const c = this.c;
     const user = c.sourceUser ?? parseRedisUrl(c.source!).username ?? 'default';
+    const grant = `ACL SETUSER ${user} +psync +replconf +ping`;
     const denied = (what: string) =>
       this.add(
         'error',
         'SOURCE_NO_PSYNC',
-        `the source user '${user}' may not ${what}: a live sync needs PSYNC and REPLCONF`,
-        `grant them: ACL SETUSER ${user} +psync +replconf +ping (a SCAN-based mode for sources that deny PSYNC is not available yet)`,
+        `the source user '${user}' may not ${what}: a live sync needs REPLCONF and PSYNC (or at least SYNC)`,
+        `grant them on the source: ${grant} (or +sync +replconf +ping: SYNC, a full copy on every reconnect)`,
       );
     try {
       await src.call(['REPLCONF', 'capa', 'eof']);
     } catch (err) {
       if (err instanceof ServerReplyError && err.prefix === 'NOPERM') return denied('run REPLCONF');
     }
-    try {
-      const r = await src.call(['ACL', 'DRYRUN', user, 'PSYNC', '?', '-1']);
-      const s = txt(r);
-      if (s !== 'OK') denied(`run PSYNC (${s})`);
-    } catch (err) {
-      const m = (err as Error).message;
-      if (/unknown (sub)?command|unknown subcommand|wrong number/i.test(m)) return; // before 7.0: no DRYRUN
-      if (err instanceof ServerReplyError && err.prefix === 'NOPERM')
-        this.add('warn', 'PSYNC_UNCHECKED', `could not check the source user's right to PSYNC (${m})`);
-    }
+    const dryrun = async (argv: string[]): Promise<string | null> => {
+      try {
+        return txt(await src.call(['ACL', 'DRYRUN', user, ...argv]));
+      } catch (err) {
+        const m = (err as Error).message;
+        if (/unknown (sub)?command|unknown subcommand|wrong number/i.test(m)) return null; // before 7.0: no DRYRUN
+        if (err instanceof ServerReplyError && err.prefix === 'NOPERM')
+          this.add('warn', 'PSYNC_UNCHECKED', `could not check the source user's right to PSYNC (${m})`);
+        return null;
+      }
+    };
+    const psync = await dryrun(['PSYNC', '?', '-1']);
+    if (psync === null || psync === 'OK') return;
+    const sync = await dryrun(['SYNC']);
+    if (sync === 'OK')
+      this.add(
+        'warn',
+        'SOURCE_NO_PSYNC',
+        `the source user '${user}' may not run PSYNC (${psync}) but may run SYNC: the live sync falls back to SYNC — no resume from an offset, every reconnect is a new full copy`,
+        `for resumable syncs: ${grant}`,
+      );
+    else denied(`run PSYNC (${psync}) or SYNC (${sync ?? 'unchecked'})`);
   }
 
   memory(s: ServerInfo | null, t: ServerInfo, totalSystem: number, sourceBytes: number): void {

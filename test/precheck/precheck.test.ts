@@ -120,15 +120,16 @@ describe.skipIf(!cliBuilt())('replicant precheck', () => {
     expect(m.stdout).not.toMatch(/TARGET_NOT_EMPTY/);
   });
 
-  it('a source user without +psync: error naming the user and what to grant', async () => {
+  it('a source user without +psync and +sync: error naming the user and what to grant', async () => {
     const src = await server();
     const dst = await server();
-    await src.client.call('ACL', 'SETUSER', 'mig', 'on', '>pw', '~*', '&*', '+@all', '-psync');
+    // -psync alone is a warning now (the sync falls back to SYNC: test/dbmap/acl.test.ts).
+    await src.client.call('ACL', 'SETUSER', 'mig', 'on', '>pw', '~*', '&*', '+@all', '-psync', '-sync');
     const url = src.url.replace('redis://', 'redis://mig:pw@');
     const r = await runCli(['precheck', '--source', url, '--target', dst.url]);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/error +SOURCE_NO_PSYNC: the source user 'mig' may not run PSYNC/);
-    expect(r.stdout).toMatch(/fix: grant them: ACL SETUSER mig \+psync \+replconf/);
+    expect(r.stdout).toMatch(/fix: grant them on the source: ACL SETUSER mig \+psync \+replconf/);
     // A wrong password is a connection finding, not an exception.
     const bad = await runCli([
       'precheck',
