@@ -60,6 +60,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
       filters: filters.keys,
       skipFunctions: c.skipFunctions,
       stats: fstats,
+      dropExpired: Date.now, // an expired key is skipped, not counted in the totals by type
     });
     stats.keysByType = fstats.byType; // one object: the stage counts, progress/metrics read
     const visitor = {
@@ -107,6 +108,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
     await sink.close();
     target.updateStats(sink, stats);
     stats.skipped.filtered = fstats.keysFiltered;
+    if (fstats.keysExpired > 0) stats.skipped.expired = (stats.skipped.expired ?? 0) + fstats.keysExpired;
     if (fstats.functionsSkipped > 0) stats.skipped['function (--skip-functions)'] = fstats.functionsSkipped;
     stats.functions = fstats.functions;
     stats.finishedAtMs = Date.now();

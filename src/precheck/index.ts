@@ -172,7 +172,11 @@ class Checker {
           );
           continue;
         }
-        this.add('info', 'TYPE_PATH', `${type} (${encs}): ${e.n} keys sampled → ${why}`);
+        this.add(
+          'info',
+          'TYPE_PATH',
+          `${type} (${encs}): ${e.n} keys sampled → ${type === 'string' ? this.stringPath(t, restoreOk, why) : why}`,
+        );
         continue;
       }
       // A module type: TYPE names it (e.g. ReJSON-RL).
@@ -188,6 +192,22 @@ class Checker {
         `load the module on the target (MODULE LOAD) before migrating, or accept skipping them`,
       );
     }
+  }
+
+  /**
+   * The path of string keys, as the sink decides it (src/sinks/standalone.ts keyStart): one SET (or a
+   * key of an MSET batch) where the target has SET, except keys carrying LRU/LFU metadata (and, before
+   * 6.2, a TTL: SET has no PXAT there), which take RESTORE when it is possible.
+   */
+  stringPath(t: ServerInfo, restoreOk: boolean, why: string): string {
+    if (this.c.noRestore) return 'rewritten with commands (SET, --no-restore)';
+    if (t.versionNum < 20612 || !t.hasCommand('set')) return why;
+    const batch =
+      this.c.onConflict !== 'skip' && t.hasCommand('mset') ? ' (MSET batches for keys without a TTL)' : '';
+    if (!restoreOk) return `SET${batch}, as every value is rewritten`;
+    const except =
+      t.versionNum >= 60200 ? 'keys with LRU/LFU metadata' : 'keys with a TTL or LRU/LFU metadata';
+    return `SET${batch}; ${except} by RESTORE`;
   }
 
   async functions(src: RedisConnection, s: ServerInfo, t: ServerInfo): Promise<void> {
@@ -520,7 +540,7 @@ export async function runPrecheck(c: Config, mode: 'sync' | 'restore'): Promise<
         ck.add(
           'info',
           'TYPE_PATH',
-          `RDB version ${r.version} → ${restore ? 'RESTORE' : `rewritten with commands (the target's RESTORE takes RDB ≤ ${t.maxRdbVersion})`}`,
+          `RDB version ${r.version} → ${restore ? 'RESTORE' : `rewritten with commands (the target's RESTORE takes RDB ≤ ${t.maxRdbVersion})`}; strings → ${ck.stringPath(t, restore, 'rewritten')}`,
         );
         ck.memory(null, t, await totalSystemMemory(dst.conn), r.size);
       }
