@@ -51,10 +51,11 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   let progress: Progress | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');
-    await checkRunDbs(target, c, filters.db); // target DBs exist (ERR_TARGET_DB), before any write
+    const dbCount = await checkRunDbs(target, c, filters.db); // target DBs exist (ERR_TARGET_DB), before any write
     await prepareTarget(target, c, filters.db.targets(allDbs()), log);
 
     const sink = target.createSink(log);
+    sink.setDatabases(dbCount); // a DB of the file the target lacks stops the run before its writes
     const fstats = newFilterStats();
     const stage = new FilterStage(sink, {
       filters: filters.keys,

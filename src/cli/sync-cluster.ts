@@ -160,8 +160,9 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
   /** --state-dir: the decision per shard (index of topo.shards). */
   let starts: ShardStart[] | null = null;
   let exclusive = c.onConflict === 'report' || c.flushTarget;
+  let dbCount: number | null = null;
   try {
-    await checkRunDbs(first, c, filters.db, 'cluster'); // target DBs exist (ERR_TARGET_DB), before any write
+    dbCount = await checkRunDbs(first, c, filters.db, 'cluster'); // target DBs exist (ERR_TARGET_DB), before any write
     if (c.stateDir && first.caps.clusterEnabled)
       throw new ReplicantError(
         'ERR_CONFIG',
@@ -222,6 +223,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
       }
       const w = cw;
       const writer = target.createSink(log, w ? () => w : undefined);
+      writer.setDatabases(dbCount);
       const sink = new CountingSink(writer, shardStats, c.skipFunctions);
       const translated = new TranslatingSink(sink, {
         target: target.caps,

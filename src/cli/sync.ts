@@ -91,7 +91,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
   let refreshStats: (() => void) | null = null;
   try {
     // Target DBs exist (ERR_TARGET_DB), before any write; DB counts for FLUSHALL → FLUSHDBs.
-    await checkRunDbs(target, c, filters.db, sourceEndpoint(src));
+    const dbCount = await checkRunDbs(target, c, filters.db, sourceEndpoint(src));
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
     if (c.stateDir && target.caps.clusterEnabled)
@@ -131,6 +131,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
 
     const w = cw;
     const writer = target.createSink(log, w ? () => w : undefined);
+    writer.setDatabases(dbCount); // known DBs: no wait on a first SELECT; a missing one stops the run
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
     const translated = new TranslatingSink(sink, {

@@ -60,8 +60,8 @@ export function mergeFlushError(
 export class DbFilter {
   /** target[sourceDb] = target DB, or SKIP. A table: one array read per record on the hot path. */
   private readonly target: Int16Array;
-  /** True when every DB passes unchanged (the filter can be left out of the pipeline). */
-  readonly identity: boolean;
+  /** Every DB is selected and keeps its number. */
+  private readonly plain: boolean;
   /** True when some DBs are not selected (FLUSHALL must then not reach the target as is). */
   private readonly partial: boolean;
   /** sources[t] = how many selected source DBs write into target DB t (> 1: merged). */
@@ -83,7 +83,7 @@ export class DbFilter {
       if (s !== t) mapped = true;
     }
     this.partial = selected !== null;
-    this.identity = !this.partial && !mapped;
+    this.plain = !this.partial && !mapped;
     this.sources = new Uint16Array(DB_SLOTS);
     let merging = false;
     for (let db = 0; db < DB_SLOTS; db++) {
@@ -119,6 +119,15 @@ export class DbFilter {
     if (ok(n.source)) this.sourceDbs = Math.min(n.source, DB_SLOTS);
   }
 
+  /**
+   * True when every DB passes unchanged (the filter can be left out of the pipeline): no selection,
+   * no mapping, and (once the counts are known) a target with as many DBs as the source — otherwise
+   * a FLUSHALL must be narrowed, and a write for a DB the target lacks stopped here.
+   */
+  get identity(): boolean {
+    return this.plain && this.targetDbs === this.sourceDbs;
+  }
+
   /** Target DB for a source DB, or null when the source DB is not selected. */
   map(db: number): number | null {
     const t = db >= 0 && db < DB_SLOTS ? this.target[db]! : SKIP;
@@ -146,6 +155,9 @@ export class DbFilter {
     if (this.identity) return rec;
     if (rec.multi !== undefined) return this.multi(rec);
     const db = this.map(rec.db);
+    // A target DB the target does not have: stop before anything of it reaches the sink (a stream
+    // write with a checkpoint after it must never be acknowledged without it).
+    if (db !== null && db >= this.targetDbs) throw this.missing(rec.db, db);
     const argv = this.argv(rec.db, rec.argv);
     if (argv === null) return null;
     if (argv === FLUSHALL_EXPANDED) {
@@ -252,6 +264,17 @@ export class DbFilter {
     return ta === a && tb === b ? argv : [argv[0]!, dbArg(ta), dbArg(tb)];
   }
 
+  private missing(sourceDb: number, t: number): ReplicantError {
+    const n = this.targetDbs;
+    return new ReplicantError(
+      'ERR_TARGET_DB',
+      `the source wrote to DB ${sourceDb}, which goes to target DB ${t}, but the target has ${n === 1 ? 'only DB 0' : `${n} DBs (0-${n - 1})`}: the run stopped before writing it`,
+      {
+        hint: `map source DB ${sourceDb} into a DB the target has (--db-map ${sourceDb}:N with N below ${n}), or raise \`databases\` in the target's config (needs a restart)`,
+      },
+    );
+  }
+
   private mergeFlush(command: string, db: number, t: number): ReplicantError {
     const others: number[] = [];
     for (let s = 0; s < DB_SLOTS; s++) if (s !== db && this.target[s] === t) others.push(s);
@@ -264,7 +287,7 @@ export class DbFilter {
    * migration keep their keys. Returns FLUSHALL_EXPANDED; the caller builds the commands (flushdbs()).
    */
   private flushall(argv: Buffer[]): Buffer[] | null {
-    if (this.identity) return argv;
+    if (this.identity) return argv; // every DB, as is, on both sides: the source's effect exactly
     return FLUSHALL_EXPANDED;
   }
 
@@ -295,6 +318,7 @@ export class DbFilter {
     const inner: Buffer[][] = [];
     let changed = false;
     const db = this.map(rec.db) ?? this.firstSelected();
+    if (db >= this.targetDbs) throw this.missing(rec.db, db);
     for (const argv of rec.multi!) {
       const out = this.argv(rec.db, argv);
       if (out === null) {

@@ -111,14 +111,15 @@ export async function checkTargetDbs(
 /**
  * The hook sync/restore call once the target is open: the check above on a side connection of the
  * target, and (sync) the source's DB count for the filter, so a FLUSHALL becomes FLUSHDBs of the
- * target DBs that source DBs really exist for.
+ * target DBs that source DBs really exist for. Returns the target's DB count for the sink
+ * (StandaloneSink.setDatabases), or null when unknown or a cluster.
  */
 export async function checkRunDbs(
   target: { caps: { clusterEnabled: boolean }; openConnection(): Promise<RedisConnection> },
   c: Config,
   filter: DbFilter,
   source: ConnectOptions | 'cluster' | null = null,
-): Promise<void> {
+): Promise<number | null> {
   if (source === 'cluster') filter.setDatabases({ source: 1 });
   else if (source !== null) {
     const conn = await RedisConnection.connect({ ...source, name: 'replicant-dbs' }, 'source').catch(
@@ -135,7 +136,9 @@ export async function checkRunDbs(
   }
   const conn = await target.openConnection();
   try {
-    await checkTargetDbs(conn, target.caps.clusterEnabled, c, filter);
+    const n = await checkTargetDbs(conn, target.caps.clusterEnabled, c, filter);
+    // The sink's count: a cluster target answers other DBs itself (ERR_CLUSTER_DB, naming --db-map).
+    return target.caps.clusterEnabled ? null : n;
   } finally {
     await conn.close().catch(() => conn.destroy());
   }

@@ -369,3 +369,14 @@ export function selectError(db: number, err: Error): ReplicantError {
     },
   );
 }
+
+/** A write for a DB at or above the target's known DB count: stopped before its SELECT is sent. */
+export function missingDbError(db: number, count: number): ReplicantError {
+  return new ReplicantError(
+    'ERR_TARGET_DB',
+    `a write for DB ${db} arrived, but the target has ${count} DB${count === 1 ? '' : 's'} (0-${count - 1}): the run stopped before writing it`,
+    {
+      hint: `map the source DB to a DB the target has (--db-map SRC:N with N below ${count}), or raise \`databases\` in the target's config (needs a restart)`,
+    },
+  );
+}

@@ -153,3 +153,24 @@ describe('config: a merge needs --allow-db-merge', () => {
     ]);
   });
 });
+
+describe('a target with fewer DBs than the source (point 4)', () => {
+  it('the filter is no longer the identity, and a write for a DB the target lacks stops there', () => {
+    const f = new DbFilter({});
+    expect(f.identity).toBe(true);
+    f.setDatabases({ target: 4, source: 16 });
+    expect(f.identity).toBe(false);
+    expect(text(f.command(cmd(3, 'SET', 'k', 'v')))?.argv).toEqual(['SET', 'k', 'v']);
+    expect(() => f.command(cmd(6, 'SET', 'k', 'v'))).toThrow(
+      expect.objectContaining({ code: 'ERR_TARGET_DB', message: expect.stringMatching(/DB 6.*has 4 DBs/) }),
+    );
+    expect(() =>
+      f.command({ db: 6, argv: [b('SET')], offset: 1, multi: [[b('SET'), b('a'), b('1')]] }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_TARGET_DB' }));
+    // FLUSHALL: only the target's DBs.
+    expect(text(f.command(cmd(0, 'FLUSHALL')))?.multi?.filter((a) => a[0] === 'FLUSHDB')).toHaveLength(4);
+    const same = new DbFilter({});
+    same.setDatabases({ target: 16, source: 16 });
+    expect(same.identity).toBe(true);
+  });
+});

@@ -132,4 +132,20 @@ describe('first SELECT of a DB gates the pipeline', () => {
     expect(err.code).toBe('ERR_TARGET_DB');
     expect(w.sent).toEqual(['SELECT 30']);
   });
+
+  it('with the DB count known: no wait below it, a stop before the SELECT at or above it', async () => {
+    const w = new Writer();
+    const sink = new StandaloneSink(w, caps, {});
+    sink.setDatabases(16);
+    sink.command({ db: 3, argv: [Buffer.from('SET'), Buffer.from('a'), Buffer.from('1')], offset: 1 });
+    expect(w.sent).toEqual(['SELECT 3', 'SET a 1']); // no gate: a checkpointed stream never waits here
+    writeString(sink, 20, 'b');
+    sink.command({ db: 3, argv: [Buffer.from('SET'), Buffer.from('c'), Buffer.from('2')], offset: 2 });
+    await new Promise((r) => process.nextTick(r));
+    expect(w.sent).toEqual(['SELECT 3', 'SET a 1']);
+    w.answer();
+    const err = (await sink.flush().catch((e: unknown) => e)) as { code: string; message: string };
+    expect(err.code).toBe('ERR_TARGET_DB');
+    expect(err.message).toMatch(/write for DB 20 arrived, but the target has 16 DBs/);
+  });
 });
