@@ -270,7 +270,10 @@ export class DbFilter {
       'ERR_TARGET_DB',
       `the source wrote to DB ${sourceDb}, which goes to target DB ${t}, but the target has ${n === 1 ? 'only DB 0' : `${n} DBs (0-${n - 1})`}: the run stopped before writing it`,
       {
-        hint: `map source DB ${sourceDb} into a DB the target has (--db-map ${sourceDb}:N with N below ${n}), or raise \`databases\` in the target's config (needs a restart)`,
+        hint:
+          n === 1
+            ? `map it into DB 0: --db-map ${sourceDb}:0 (with --allow-db-merge when DB 0 is migrated too), or leave it out with --dbs`
+            : `map source DB ${sourceDb} into a DB the target has (--db-map ${sourceDb}:N with N below ${n}), or raise \`databases\` in the target's config (needs a restart)`,
       },
     );
   }

@@ -134,11 +134,15 @@ export async function checkRunDbs(
       }
     }
   }
+  if (target.caps.clusterEnabled) {
+    // DB 0 only; no side connection (a cluster target has none to give). The sink gets no count: the
+    // cluster writer answers another DB itself (ERR_CLUSTER_DB, naming --db-map).
+    filter.setDatabases({ target: 1 });
+    return null;
+  }
   const conn = await target.openConnection();
   try {
-    const n = await checkTargetDbs(conn, target.caps.clusterEnabled, c, filter);
-    // The sink's count: a cluster target answers other DBs itself (ERR_CLUSTER_DB, naming --db-map).
-    return target.caps.clusterEnabled ? null : n;
+    return await checkTargetDbs(conn, false, c, filter);
   } finally {
     await conn.close().catch(() => conn.destroy());
   }
