@@ -502,6 +502,7 @@ export class StandaloneSink implements Sink {
     if (this.pipe.failure !== null) return;
     // A DB not selected yet: its gating SELECT goes first, so the copy decision below sees the gate.
     this.preselect(rec);
+    if (this.pipe.failure !== null) return;
     // Sent commands are encoded at once; held ones (behind a gate) wait, so they get copies.
     if (this.pipe.gated) rec = copyRecord(rec);
     if (rec.multi !== undefined) {
@@ -599,7 +600,16 @@ export class StandaloneSink implements Sink {
    * MULTI group a failed SELECT only shows at EXEC, after the commands behind it ran in the old DB.
    */
   private preselect(rec: CommandRecord): void {
-    if (this.dbCount > 0) return; // DBs are checked against the count in select(): no gate
+    if (this.dbCount > 0) {
+      // No gate: select() checks against the count; a SELECT inside a group is checked here, before MULTI.
+      if (rec.multi !== undefined)
+        for (const argv of rec.multi) {
+          if (!isCommand(argv[0], 'select')) continue;
+          const d = Number(String(argv[1]));
+          if (d >= this.dbCount) this.pipe.fail(missingDbError(d, this.dbCount), null);
+        }
+      return;
+    }
     let moved = false;
     if (rec.multi !== undefined) {
       for (const argv of rec.multi) {

@@ -148,4 +148,15 @@ describe('first SELECT of a DB gates the pipeline', () => {
     expect(err.code).toBe('ERR_TARGET_DB');
     expect(err.message).toMatch(/write for DB 20 arrived, but the target has 16 DBs/);
   });
+
+  it('with the DB count known: a MULTI group selecting a missing DB stops before MULTI', async () => {
+    const w = new Writer();
+    const sink = new StandaloneSink(w, caps, {});
+    sink.setDatabases(4);
+    const b = (...a: string[]) => a.map((s) => Buffer.from(s));
+    sink.command({ db: 1, argv: [], offset: 1, multi: [b('SET', 'x', '1'), b('SELECT', '9'), b('FLUSHDB')] });
+    expect(w.sent).toEqual([]);
+    const err = (await sink.flush().catch((e: unknown) => e)) as { code: string };
+    expect(err.code).toBe('ERR_TARGET_DB');
+  });
 });
