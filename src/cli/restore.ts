@@ -27,6 +27,7 @@ import {
 import type { Logger } from '../obs/index.js';
 import type { SkipInfo } from '../rdb/index.js';
 import type { KeyMeta } from '../records.js';
+import { checkRunDbs } from '../precheck/dbs.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { readRdbFile, statRdbFile } from '../sources/rdb-file.js';
 import type { RunContext } from './main.js';
@@ -59,14 +60,17 @@ export async function runRestore(ctx: RunContext): Promise<number> {
   let writing: { sink: ReturnType<Target['createSink']>; settle: () => void } | null = null;
   try {
     log.info({ target: target.address, server: target.describe() }, 'target ready');
+    const dbCount = await checkRunDbs(target, c, filters.db); // target DBs exist (ERR_TARGET_DB), before any write
     await prepareTarget(target, c, filters.db.targets(allDbs()), log);
 
     const sink = target.createSink(log);
+    sink.setDatabases(dbCount); // a DB of the file the target lacks stops the run before its writes
     const fstats = newFilterStats();
     const stage = new FilterStage(sink, {
       filters: filters.keys,
       skipFunctions: c.skipFunctions,
       stats: fstats,
+      dropExpired: Date.now, // an expired key is skipped, not counted in the totals by type
     });
     stats.keysByType = fstats.byType; // one object: the stage counts, progress/metrics read
     const visitor = {
@@ -88,6 +92,7 @@ export async function runRestore(ctx: RunContext): Promise<number> {
     const settle = () => {
       target.updateStats(sink, stats);
       stats.skipped.filtered = fstats.keysFiltered;
+      if (fstats.keysExpired > 0) stats.skipped.expired = (stats.skipped.expired ?? 0) + fstats.keysExpired;
       if (fstats.functionsSkipped > 0) stats.skipped['function (--skip-functions)'] = fstats.functionsSkipped;
       stats.functions = fstats.functions;
       stats.finishedAtMs = Date.now();

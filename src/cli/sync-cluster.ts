@@ -58,6 +58,7 @@ import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
 import type { RunContext } from './main.js';
+import { checkRunDbs } from '../precheck/dbs.js';
 import { prepareTarget } from './restore.js';
 import { RetryBudget } from './retry.js';
 import { startStatus } from './status.js';
@@ -165,7 +166,9 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
   /** --state-dir: the decision per shard (index of topo.shards). */
   let starts: ShardStart[] | null = null;
   let exclusive = c.onConflict === 'report' || c.flushTarget;
+  let dbCount: number | null = null;
   try {
+    dbCount = await checkRunDbs(first, c, filters.db, 'cluster'); // target DBs exist (ERR_TARGET_DB), before any write
     if (c.stateDir && first.caps.clusterEnabled)
       throw new ReplicantError(
         'ERR_CONFIG',
@@ -230,6 +233,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
       }
       const w = cw;
       const writer = target.createSink(log, w ? () => w : undefined);
+      writer.setDatabases(dbCount);
       const sink = new CountingSink(writer, shardStats, c.skipFunctions);
       const translated = new TranslatingSink(sink, {
         target: target.caps,

@@ -40,6 +40,7 @@ import type { Logger } from '../obs/index.js';
 import type { KeyMeta, Position, Sink } from '../records.js';
 import { PassThroughSink } from '../sinks/pass-through.js';
 import { restartSinkCopyCounts, type SinkStats } from '../sinks/types.js';
+import { checkRunDbs, sourceEndpoint } from '../precheck/dbs.js';
 import { precheckBeforeWrite } from '../precheck/index.js';
 import { ReplicaSource } from '../sources/replica.js';
 import { TranslatingSink } from '../translate/index.js';
@@ -102,6 +103,8 @@ export async function runSync(ctx: RunContext): Promise<number> {
   /** The summary was printed already (a stop inside the copy, reported as ERR_INTERRUPTED). */
   let reported = false;
   try {
+    // Target DBs exist (ERR_TARGET_DB), before any write; DB counts for FLUSHALL → FLUSHDBs.
+    const dbCount = await checkRunDbs(target, c, filters.db, sourceEndpoint(src));
     let resume: Position | null = null;
     let exclusive = c.onConflict === 'report' || c.flushTarget;
     if (c.stateDir && target.caps.clusterEnabled)
@@ -141,6 +144,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
 
     const w = cw;
     const writer = target.createSink(log, w ? () => w : undefined);
+    writer.setDatabases(dbCount); // known DBs: no wait on a first SELECT; a missing one stops the run
     const sink = new CountingSink(writer, stats, c.skipFunctions);
     // Stream-phase commands made fit for the target's version (relative expirations, missing commands).
     const translated = new TranslatingSink(sink, {

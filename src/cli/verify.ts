@@ -94,7 +94,10 @@ function humanOf(r: VerifyResult, report: string | null): string {
       String(d.sourceKeys),
       String(d.targetKeys),
       String(d.checked),
-      ...DIFF_KINDS.map((k) => String(d.diffs[k])),
+      // After --repair: what remains, and what the repair fixed (otherwise a repaired DB shows all 0s).
+      ...DIFF_KINDS.map((k) =>
+        d.repaired?.[k] ? `${d.diffs[k]} (${d.repaired[k]} repaired)` : String(d.diffs[k]),
+      ),
     ]);
   lines.push(table(rows));
   lines.push(`rounds: ${r.rounds.length} (differing keys after each: ${r.rounds.join(', ')})`);

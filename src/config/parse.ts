@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { urlCredentials } from '../net/url.js';
 import { registerSecret } from '../obs/terminal.js';
+import { DbFilter } from '../filters/db.js';
 import {
   COMMANDS,
   type CommandName,
@@ -75,6 +76,8 @@ export interface Config {
   readonly spoolMemory: number;
   readonly skipPrecheck: boolean;
   readonly allowEviction: boolean;
+  /** Several source DBs may be written into one target DB (`--db-map 1:0` with DB 0 selected too). */
+  readonly allowDbMerge: boolean;
   /** verify: sample size, or null for every key. */
   readonly sample: number | null;
   readonly rounds: number;
@@ -256,11 +259,15 @@ export function parseConfig(
 
   if (!out.help && !out.version) requireFor(command, out, args, problems);
   for (const spec of FLAGS) if (out[spec.key] === INVALID) out[spec.key] = spec.default ?? null;
+  const merge = out.help || out.version ? null : refuseDbMerge(command, out);
+  if (merge !== null) problems.push(merge);
   Object.freeze(args);
   if (problems.length > 0) {
     throw new ConfigProblems(
       problems,
-      `run \`replicant ${command === 'sync' ? '' : `${command} `}--help\` for the flags`,
+      merge !== null && problems.length === 1
+        ? 'pass --allow-db-merge to accept the merge (same-named keys collide; a FLUSHDB or SWAPDB of a merged DB then stops the run), or map the DBs to different target DBs, or leave some out with --dbs'
+        : `run \`replicant ${command === 'sync' ? '' : `${command} `}--help\` for the flags`,
     );
   }
   return Object.freeze(out) as unknown as Config;
@@ -280,6 +287,29 @@ function registerUrlSecret(url: string): void {
 
 /** TLS-looking flags (--tls, --ssl, --tls-cert, --cacert…): answered about TLS, not with a near name. */
 const TLS_FLAG = /^(tls|ssl)(-|$)|^(ca-?cert|cert|key|insecure|sni)$/;
+
+/**
+ * A --db-map that writes several selected source DBs into one target DB is refused unless
+ * --allow-db-merge: a FLUSHDB of one of them could then not be applied without deleting the others'
+ * keys, and same-named keys collide (README, DB selection and mapping).
+ */
+function refuseDbMerge(command: CommandName, c: Record<string, unknown>): string | null {
+  if (command !== 'sync' && command !== 'restore' && command !== 'precheck') return null;
+  if (c.allowDbMerge === true || !Array.isArray(c.dbMap) || c.dbMap.length === 0) return null;
+  const f = new DbFilter({
+    dbs: Array.isArray(c.dbs) ? (c.dbs as number[]) : null,
+    dbMap: c.dbMap as [number, number][],
+  });
+  const merges = f.merges();
+  if (merges.length === 0) return null;
+  const what = merges
+    .map(
+      ([t, s]) =>
+        `source DBs ${s.length > 4 ? `${s.slice(0, 4).join(', ')}, …` : s.join(', ')} into target DB ${t}`,
+    )
+    .join('; ');
+  return `--db-map merges ${what}${c.dbs === null || c.dbs === undefined ? ' (without --dbs every DB is selected; unmapped DBs keep their number)' : ''}`;
+}
 
 function unknownFlag(rawName: string, name: string): string {
   const renamed = RENAMED[name];

@@ -296,6 +296,14 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'do not run the precheck before writing (its errors would otherwise stop the run)',
   },
   {
+    name: 'allow-db-merge',
+    key: 'allowDbMerge',
+    kind: 'boolean',
+    commands: CHECKED,
+    default: false,
+    help: 'accept a --db-map that writes several source DBs into one target DB (same-named keys collide; a FLUSHDB/SWAPDB of a merged DB then stops the run)',
+  },
+  {
     name: 'allow-eviction',
     key: 'allowEviction',
     kind: 'boolean',

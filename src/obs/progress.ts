@@ -10,6 +10,14 @@ export interface ProgressStream {
   columns?: number;
 }
 
+/**
+ * Characters the TTY line may take: one less than the terminal's width (no wrap), or 79 when the
+ * terminal reports no width (a pty without a size says 0 columns: that cut the line to 20).
+ */
+export function lineWidth(columns: number | undefined): number {
+  return columns !== undefined && Number.isFinite(columns) && columns > 1 ? Math.max(20, columns - 1) : 79;
+}
+
 export interface ProgressOptions {
   enabled: boolean;
   stream?: ProgressStream;
@@ -48,7 +56,7 @@ export class Progress {
     if (!this.enabled) return;
     const line = this.render();
     if (this.tty) {
-      const width = Math.max(20, (this.out.columns ?? 100) - 1);
+      const width = lineWidth(this.out.columns);
       this.out.write(`\r\x1b[K${line.length > width ? line.slice(0, width) : line}`);
       this.drawn = true;
     } else {

@@ -19,6 +19,7 @@ import { type ConnectOptions, probeServer, RedisConnection, type ServerInfo } fr
 import { parseRedisUrl } from '../net/url.js';
 import type { RespValue } from '../resp/index.js';
 import { pipeline } from '../verify/pipe.js';
+import { describeMissing, missingDbs, plannedTargets, targetDatabases } from './dbs.js';
 
 export type Level = 'error' | 'warn' | 'info';
 
@@ -171,7 +172,11 @@ class Checker {
           );
           continue;
         }
-        this.add('info', 'TYPE_PATH', `${type} (${encs}): ${e.n} keys sampled → ${why}`);
+        this.add(
+          'info',
+          'TYPE_PATH',
+          `${type} (${encs}): ${e.n} keys sampled → ${type === 'string' ? this.stringPath(t, restoreOk, why) : why}`,
+        );
         continue;
       }
       // A module type: TYPE names it (e.g. ReJSON-RL).
@@ -187,6 +192,22 @@ class Checker {
         `load the module on the target (MODULE LOAD) before migrating, or accept skipping them`,
       );
     }
+  }
+
+  /**
+   * The path of string keys, as the sink decides it (src/sinks/standalone.ts keyStart): one SET (or a
+   * key of an MSET batch) where the target has SET, except keys carrying LRU/LFU metadata (and, before
+   * 6.2, a TTL: SET has no PXAT there), which take RESTORE when it is possible.
+   */
+  stringPath(t: ServerInfo, restoreOk: boolean, why: string): string {
+    if (this.c.noRestore) return 'rewritten with commands (SET, --no-restore)';
+    if (t.versionNum < 20612 || !t.hasCommand('set')) return why;
+    const batch =
+      this.c.onConflict !== 'skip' && t.hasCommand('mset') ? ' (MSET batches for keys without a TTL)' : '';
+    if (!restoreOk) return `SET${batch}, as every value is rewritten`;
+    const except =
+      t.versionNum >= 60200 ? 'keys with LRU/LFU metadata' : 'keys with a TTL or LRU/LFU metadata';
+    return `SET${batch}; ${except} by RESTORE`;
   }
 
   async functions(src: RedisConnection, s: ServerInfo, t: ServerInfo): Promise<void> {
@@ -245,28 +266,41 @@ class Checker {
   async psync(src: RedisConnection): Promise<void> {
     const c = this.c;
     const user = c.sourceUser ?? parseRedisUrl(c.source!).username ?? 'default';
+    const grant = `ACL SETUSER ${user} +psync +replconf +ping`;
     const denied = (what: string) =>
       this.add(
         'error',
         'SOURCE_NO_PSYNC',
-        `the source user '${user}' may not ${what}: a live sync needs PSYNC and REPLCONF`,
-        `grant them: ACL SETUSER ${user} +psync +replconf +ping (a SCAN-based mode for sources that deny PSYNC is not available yet)`,
+        `the source user '${user}' may not ${what}: a live sync needs REPLCONF and PSYNC (or at least SYNC)`,
+        `grant them on the source: ${grant} (or +sync +replconf +ping: SYNC, a full copy on every reconnect)`,
       );
     try {
       await src.call(['REPLCONF', 'capa', 'eof']);
     } catch (err) {
       if (err instanceof ServerReplyError && err.prefix === 'NOPERM') return denied('run REPLCONF');
     }
-    try {
-      const r = await src.call(['ACL', 'DRYRUN', user, 'PSYNC', '?', '-1']);
-      const s = txt(r);
-      if (s !== 'OK') denied(`run PSYNC (${s})`);
-    } catch (err) {
-      const m = (err as Error).message;
-      if (/unknown (sub)?command|unknown subcommand|wrong number/i.test(m)) return; // before 7.0: no DRYRUN
-      if (err instanceof ServerReplyError && err.prefix === 'NOPERM')
-        this.add('warn', 'PSYNC_UNCHECKED', `could not check the source user's right to PSYNC (${m})`);
-    }
+    const dryrun = async (argv: string[]): Promise<string | null> => {
+      try {
+        return txt(await src.call(['ACL', 'DRYRUN', user, ...argv]));
+      } catch (err) {
+        const m = (err as Error).message;
+        if (/unknown (sub)?command|unknown subcommand|wrong number/i.test(m)) return null; // before 7.0: no DRYRUN
+        if (err instanceof ServerReplyError && err.prefix === 'NOPERM')
+          this.add('warn', 'PSYNC_UNCHECKED', `could not check the source user's right to PSYNC (${m})`);
+        return null;
+      }
+    };
+    const psync = await dryrun(['PSYNC', '?', '-1']);
+    if (psync === null || psync === 'OK') return;
+    const sync = await dryrun(['SYNC']);
+    if (sync === 'OK')
+      this.add(
+        'warn',
+        'SOURCE_NO_PSYNC',
+        `the source user '${user}' may not run PSYNC (${psync}) but may run SYNC: the live sync falls back to SYNC — no resume from an offset, every reconnect is a new full copy`,
+        `for resumable syncs: ${grant}`,
+      );
+    else denied(`run PSYNC (${psync}) or SYNC (${sync ?? 'unchecked'})`);
   }
 
   memory(s: ServerInfo | null, t: ServerInfo, totalSystem: number, sourceBytes: number): void {
@@ -336,6 +370,34 @@ class Checker {
       );
   }
 
+  /** Every target DB this run writes to exists on the target (its `databases`). */
+  async targetDbs(conn: RedisConnection, t: ServerInfo, sourceDbs: number[]): Promise<void> {
+    if (t.clusterEnabled) return; // CLUSTER_DBS says it for a cluster's single DB
+    const c = this.c;
+    const count = await targetDatabases(conn, false).catch(() => null);
+    if (count === null) {
+      this.add(
+        'warn',
+        'TARGET_DBS',
+        "could not learn the target's DB count (CONFIG GET databases and SELECT refused)",
+        'grant the target user +config|get (or +select); a missing DB still stops the run at its first SELECT, before writing into it',
+      );
+      return;
+    }
+    const filter = new DbFilter({ dbs: c.dbs, dbMap: c.dbMap });
+    const missing = missingDbs(plannedTargets(c, filter, sourceDbs), count);
+    if (missing.length === 0) {
+      this.add(
+        'info',
+        'TARGET_DBS',
+        `the target has ${count} DBs; every target DB of this run is among them`,
+      );
+      return;
+    }
+    const d = describeMissing(missing, count);
+    this.add('error', 'TARGET_DBS', d.message, d.fix);
+  }
+
   cluster(s: ServerInfo | null, t: ServerInfo, sourceDbs: number[]): void {
     if (s?.clusterEnabled)
       this.add(
@@ -356,7 +418,7 @@ class Checker {
         'error',
         'CLUSTER_DBS',
         `source DBs ${mapped.join(', ')} hold keys, but a cluster has only DB 0`,
-        `map them explicitly: --db-map ${mapped.map((d) => `${d}:0`).join(',')} (keys with the same name then collide), or --dbs 0`,
+        `map them explicitly: --db-map ${mapped.map((d) => `${d}:0`).join(',')}${sourceDbs.some((d) => filter.map(d) === 0) ? ' --allow-db-merge' : ''} (keys with the same name then collide), or --dbs 0`,
       );
   }
 
@@ -478,7 +540,7 @@ export async function runPrecheck(c: Config, mode: 'sync' | 'restore'): Promise<
         ck.add(
           'info',
           'TYPE_PATH',
-          `RDB version ${r.version} → ${restore ? 'RESTORE' : `rewritten with commands (the target's RESTORE takes RDB ≤ ${t.maxRdbVersion})`}`,
+          `RDB version ${r.version} → ${restore ? 'RESTORE' : `rewritten with commands (the target's RESTORE takes RDB ≤ ${t.maxRdbVersion})`}; strings → ${ck.stringPath(t, restore, 'rewritten')}`,
         );
         ck.memory(null, t, await totalSystemMemory(dst.conn), r.size);
       }
@@ -501,6 +563,10 @@ export async function runPrecheck(c: Config, mode: 'sync' | 'restore'): Promise<
       ck.memory(s, t, await totalSystemMemory(dst.conn), s.usedMemory);
     }
     if (dst) {
+      const withKeys = src
+        ? [...src.info.dbKeys.keys()].filter((db) => c.dbs === null || c.dbs.includes(db))
+        : [];
+      await ck.targetDbs(dst.conn, dst.info, withKeys);
       if (mode === 'restore') ck.cluster(null, dst.info, []);
       ck.eviction(dst.info);
       ck.conflicts(dst.info);

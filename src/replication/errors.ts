@@ -50,7 +50,7 @@ export function nopermError(addr: string, reply: string, user: string | undefine
   return new SourceError(
     'ERR_SOURCE_NOPERM',
     `user '${who}' on source ${addr} may not replicate: ${reply}`,
-    `on the source run: ACL SETUSER ${who} +psync +sync +replconf +ping — or, for sources that deny PSYNC (managed services), use the SCAN-based mode`,
+    `on the source run: ACL SETUSER ${who} +psync +replconf +ping (resumable live sync); +sync +replconf +ping alone also works, by SYNC (a full copy on every reconnect). Sources that allow neither (some managed services) cannot be read live; copy an RDB export with \`replicant restore\``,
   );
 }
 

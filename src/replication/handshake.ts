@@ -1,6 +1,6 @@
 /**
  * The replica handshake (docs/protocol.md §1.1, §1.8): PING → [AUTH] → REPLCONF listening-port →
- * REPLCONF capa eof capa psync2 → PSYNC (or SYNC as the fallback). Every reply is one line; bare
+ * REPLCONF capa eof capa psync2 → PSYNC (or SYNC as the fallback: PSYNC unknown, or denied by ACL). Every reply is one line; bare
  * `\n` keepalives before a reply are skipped. Runs once per connection, so it may await per line.
  */
 import type net from 'node:net';
@@ -158,11 +158,16 @@ export async function handshake(
     return { mode: 'continue', replid: id.length > 0 ? id : o.resume.replid, offset: o.resume.offset };
   }
   if (/^-NOAUTH/.test(r)) throw authError(o.addr, r, user);
-  // An ACL user without +psync: SYNC would cost us offsets, ACKs and resume, so say what to grant.
-  if (/^-NOPERM/.test(r)) throw nopermError(o.addr, r, user);
   if (r.startsWith('-')) {
-    // Unknown or renamed PSYNC (pre-2.8, some proxies): SYNC may still work.
-    o.log.warn({ reply: r }, 'source refused PSYNC; falling back to SYNC (no partial resync, no offsets)');
+    // Unknown or renamed PSYNC (pre-2.8, some proxies), or an ACL user with -psync but +sync: SYNC may
+    // still work. A -NOPERM to SYNC too comes back as the RDB preamble (link.ts): ERR_SOURCE_NOPERM.
+    const acl = /^-NOPERM/.test(r);
+    o.log.warn(
+      { reply: r },
+      acl
+        ? `source user '${user ?? 'default'}' may not PSYNC; falling back to SYNC: every (re)connect is a full copy, no resume from an offset (grant +psync to resume)`
+        : 'source refused PSYNC; falling back to SYNC (no partial resync, no offsets)',
+    );
     sock.write(encodeCommand(['SYNC']));
     // SYNC has no status line: the RDB preamble (or an error) comes straight after keepalives.
     return { mode: 'sync', replid: '', offset: 0 };

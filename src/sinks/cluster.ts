@@ -376,7 +376,7 @@ export class ClusterWriter implements Writer {
         'ERR_CLUSTER_DB',
         `a cluster target has only DB 0, but a write for DB ${db} arrived`,
         {
-          hint: `map every source DB to 0: --db-map ${db}:0 (keys with the same name in different DBs then collide), or leave DB ${db} out with --dbs`,
+          hint: `map every source DB to 0: --db-map ${db}:0 (with --allow-db-merge when DB 0 is migrated too; keys with the same name in different DBs then collide), or leave DB ${db} out with --dbs`,
         },
       ),
       null,

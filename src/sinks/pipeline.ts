@@ -8,6 +8,10 @@
  * out first and everything after it waits in `held` until the answer (the sink reports `needsDrain`
  * meanwhile, so `held` stays about one key's buffer). A positive answer drops the key's held commands.
  *
+ * The first SELECT of each DB gates the same way (K.SELECT): a DB the target does not have answers
+ * with an error, and the writes meant for that DB must not run in the DB the connection is still in.
+ * Held until the answer, they are dropped with the run's failure (ERR_TARGET_DB) instead. Once per DB.
+ *
  * Failure: the first fatal reply becomes `failure`; nothing more is sent, no marker fires after it,
  * and drain()/flush() reject with it.
  */
@@ -27,10 +31,11 @@ export const K = {
   EXISTS: 5, // opens the gate; 1 = conflict
   FUNCTION: 6, // FUNCTION LOAD; "already exists" in skip mode = skipped
   SET_NX: 7, // SET … NX of a string key (skip mode): a nil reply = skipped conflict
+  SELECT: 8, // first SELECT of a DB: gates like EXISTS; an error is ERR_TARGET_DB
   // Markers (no command) from here on: onReply tells them apart by `kind >= K.POSITION`.
-  POSITION: 8,
-  FLUSH: 9,
-  KEY_DONE: 10, // marker after a key's last command: counts the key as written unless it was dropped
+  POSITION: 9,
+  FLUSH: 10,
+  KEY_DONE: 11, // marker after a key's last command: counts the key as written unless it was dropped
 } as const;
 
 export interface Entry {
@@ -53,6 +58,8 @@ export interface Entry {
    * written, as a KEY_DONE marker right behind it would — one object and one FIFO slot per key fewer.
    */
   keysDone: number;
+  /** A command the caller encoded itself (sendRaw), copied while it waits behind a gate. */
+  raw: Buffer | null;
 }
 
 export class WritePipeline {
@@ -120,6 +127,7 @@ export class WritePipeline {
       done: null,
       inner: null,
       keysDone: 0,
+      raw: null,
     };
   }
 
@@ -132,6 +140,12 @@ export class WritePipeline {
       this.held.push(e);
       return;
     }
+    if (e.raw !== null) {
+      const b = e.raw;
+      e.raw = null;
+      this.sendRaw(e, b);
+      return;
+    }
     if (e.argv === null) {
       // A marker: fires now when nothing is outstanding, else when the reply before it arrives.
       if (this.fifo.length === this.head) this.fire(e);
@@ -141,7 +155,7 @@ export class WritePipeline {
     const argv = e.argv;
     e.argv = null;
     this.fifo.push(e);
-    if (e.kind === K.EXISTS) this.gated = true;
+    if (e.kind === K.EXISTS || e.kind === K.SELECT) this.gated = true;
     const sent = this.writer.send(argv, this.reply);
     // The writer has just encoded it and knows its size; only a writer that doesn't say makes us count.
     const n = typeof sent === 'number' ? sent : encodedLength(argv);
@@ -151,12 +165,16 @@ export class WritePipeline {
   }
 
   /**
-   * Like send() for a command the caller encoded itself (the writer must have `sendRaw`). Never held:
-   * only skip mode gates, and raw batches are overwrite-mode only.
+   * Like send() for a command the caller encoded itself (the writer must have `sendRaw`). Behind a
+   * gate (a DB's first SELECT) the bytes are copied and held: the caller reuses its buffer.
    */
   sendRaw(e: Entry, bytes: Buffer): void {
     if (this.failure !== null) return;
-    if (this.gated) throw new Error('sendRaw behind a gate (a bug: raw batches are overwrite-mode only)');
+    if (this.gated) {
+      e.raw = Buffer.from(bytes);
+      this.held.push(e);
+      return;
+    }
     this.fifo.push(e);
     this.writer.sendRaw!(bytes, this.reply);
     this.stats.commandsSent++;
@@ -286,6 +304,14 @@ export class WritePipeline {
       case K.EXISTS:
         this.openGate(e, err === null && reply === 1);
         break;
+      case K.SELECT:
+        if (err !== null) {
+          // Nothing held behind it runs: fail() drops it (the writes were meant for that DB).
+          this.fail(err instanceof ReplicantError ? err : selectError(e.db, err), null);
+          return;
+        }
+        this.openGate(e, false);
+        break;
     }
     if (err !== null) this.fail(err, e);
   }
@@ -311,7 +337,7 @@ export class WritePipeline {
     }
   }
 
-  /** Record the first fatal error; reject every waiter. */
+  /** Record the first fatal error; reject every waiter. Held entries are dropped, never sent. */
   fail(err: Error, e: Entry | null): void {
     if (this.failure !== null) return;
     let cls: ReplyClass | null = null;
@@ -330,4 +356,27 @@ export class WritePipeline {
     this.gateWaiters = [];
     for (const r of w) r();
   }
+}
+
+/** The target refused SELECT db: it has fewer DBs (the up-front check could not tell, e.g. ACL). */
+export function selectError(db: number, err: Error): ReplicantError {
+  return new ReplicantError(
+    'ERR_TARGET_DB',
+    `the target refused SELECT ${db} (${err.message}): it has no DB ${db}; nothing meant for DB ${db} was written`,
+    {
+      hint: `map the source DB to a DB the target has (--db-map SRC:N with N below the target's \`databases\`), or raise \`databases\` in the target's config (needs a restart)`,
+      cause: err,
+    },
+  );
+}
+
+/** A write for a DB at or above the target's known DB count: stopped before its SELECT is sent. */
+export function missingDbError(db: number, count: number): ReplicantError {
+  return new ReplicantError(
+    'ERR_TARGET_DB',
+    `a write for DB ${db} arrived, but the target has ${count} DB${count === 1 ? '' : 's'} (0-${count - 1}): the run stopped before writing it`,
+    {
+      hint: `map the source DB to a DB the target has (--db-map SRC:N with N below ${count}), or raise \`databases\` in the target's config (needs a restart)`,
+    },
+  );
 }

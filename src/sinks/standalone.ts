@@ -23,7 +23,7 @@ import { ReplicantError } from '../errors.js';
 import { classifyReplyError } from '../net/index.js';
 import { copyArgs, copyRecord } from './copy.js';
 import { isCommand, noFunctionsError, printableKey } from './errors.js';
-import { type Entry, K, WritePipeline } from './pipeline.js';
+import { type Entry, K, missingDbError, WritePipeline } from './pipeline.js';
 import { payloadSize, restoreArgv, restoreRefusal } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { type SkipDecision, SkippedKeys } from './skipped-keys.js';
@@ -77,6 +77,10 @@ export class StandaloneSink implements Sink {
   private readonly pxat: boolean;
   /** DB the connection is in once everything sent so far has run (-1: unknown, SELECT first). */
   private db = -1;
+  /** DBs whose SELECT was sent once: the first one per DB gates the pipeline (K.SELECT). */
+  private readonly selected = new Uint8Array(256);
+  /** The target's DB count when known (setDatabases): no gate below it, a stop at or above it. */
+  private dbCount = 0;
 
   // Current key.
   private meta: KeyMeta | null = null;
@@ -496,7 +500,10 @@ export class StandaloneSink implements Sink {
 
   command(rec: CommandRecord): void {
     if (this.pipe.failure !== null) return;
-    // Sent commands are encoded at once; held ones (behind a skip-mode EXISTS) wait, so they get copies.
+    // A DB not selected yet: its gating SELECT goes first, so the copy decision below sees the gate.
+    this.preselect(rec);
+    if (this.pipe.failure !== null) return;
+    // Sent commands are encoded at once; held ones (behind a gate) wait, so they get copies.
     if (this.pipe.gated) rec = copyRecord(rec);
     if (rec.multi !== undefined) {
       this.select(rec.db);
@@ -543,6 +550,15 @@ export class StandaloneSink implements Sink {
     this.send(K.CMD, argv, String(argv[0] ?? '').toUpperCase(), argv.length > 1 ? argv[1]! : null, -1);
   }
 
+  /**
+   * The target's DB count, learned at the start (src/precheck/dbs.ts). With it, a DB below the count
+   * needs no gated first SELECT (so a checkpointed stream never waits on one), and a DB at or above it
+   * stops the run with ERR_TARGET_DB before its SELECT is sent. null: unknown, the gate stays.
+   */
+  setDatabases(n: number | null): void {
+    if (n !== null && Number.isInteger(n) && n > 0) this.dbCount = n;
+  }
+
   /** Did the snapshot skip this key (`hashFieldTtl: 'skip-key'`)? Its stream writes are dropped here. */
   isSkippedKey(db: number, key: Buffer): boolean {
     return this.skippedKeys?.has(db, key) ?? false;
@@ -565,8 +581,47 @@ export class StandaloneSink implements Sink {
 
   private select(db: number): void {
     if (db === this.db) return;
+    if (this.dbCount > 0 && db >= this.dbCount) {
+      // Known to be missing: stop before the SELECT, so nothing meant for it runs anywhere.
+      this.pipe.fail(missingDbError(db, this.dbCount), null);
+      return;
+    }
     this.db = db;
-    this.send(K.WRITE, ['SELECT', db], 'SELECT', null, -1);
+    // Count unknown: the first SELECT of a DB waits for its answer before anything after it is sent —
+    // a DB the target lacks must stop the run, not let the writes run in the DB the connection is
+    // still in. DB 0 exists on every server (a cluster's only one): no wait for it.
+    const first = this.dbCount === 0 && db > 0 && db < 256 && this.selected[db] === 0;
+    if (first) this.selected[db] = 1;
+    this.send(first ? K.SELECT : K.WRITE, ['SELECT', db], 'SELECT', null, -1);
+  }
+
+  /**
+   * Every DB a stream record will select, selected once now (gating) if it never was: inside a
+   * MULTI group a failed SELECT only shows at EXEC, after the commands behind it ran in the old DB.
+   */
+  private preselect(rec: CommandRecord): void {
+    if (this.dbCount > 0) {
+      // No gate: select() checks against the count; a SELECT inside a group is checked here, before MULTI.
+      if (rec.multi !== undefined)
+        for (const argv of rec.multi) {
+          if (!isCommand(argv[0], 'select')) continue;
+          const d = Number(String(argv[1]));
+          if (d >= this.dbCount) this.pipe.fail(missingDbError(d, this.dbCount), null);
+        }
+      return;
+    }
+    let moved = false;
+    if (rec.multi !== undefined) {
+      for (const argv of rec.multi) {
+        if (!isCommand(argv[0], 'select')) continue;
+        const d = Number(String(argv[1]));
+        if (d > 0 && d < 256 && this.selected[d] === 0) {
+          this.select(d);
+          moved = true;
+        }
+      }
+    }
+    if (moved || (rec.db > 0 && rec.db < 256 && this.selected[rec.db] === 0)) this.select(rec.db);
   }
 
   private send(kind: number, argv: CommandArg[], name: string, key: Buffer | null, keyId: number): void {

@@ -76,8 +76,10 @@ export interface DbReport {
   checked: number;
   /** Target keys scanned for extra keys (0 in sample mode). */
   targetScanned: number;
-  /** Differences remaining after the last round, by kind. */
+  /** Differences remaining after the last round (and the repair), by kind. */
   diffs: Record<DiffKind, number>;
+  /** --repair: differences the repair fixed, by kind (the table shows them beside what remains). */
+  repaired: Record<DiffKind, number>;
 }
 
 export interface VerifyResult {
@@ -225,6 +227,7 @@ export class Verifier {
           checked: 0,
           targetScanned: 0,
           diffs: zero(),
+          repaired: zero(),
         };
         result.dbs.push(rep);
         await this.select(db, targetDb);
@@ -253,6 +256,7 @@ export class Verifier {
       result.inFlight = firstCount - diffs.length;
       if (this.o.repair && diffs.length > 0 && !this.aborted()) {
         diffs = await this.repair(diffs, result);
+        await this.recountTarget(result);
       }
 
       const after = await this.stats();
@@ -427,6 +431,15 @@ export class Verifier {
     return out;
   }
 
+  /** After a repair the probe's key counts are stale: the table shows the target as it is now. */
+  private async recountTarget(result: VerifyResult): Promise<void> {
+    if (this.dstInfo.clusterEnabled) return; // counted per node by the probe; left as read
+    const info = String(await this.dst.call(['INFO', 'keyspace']).catch(() => ''));
+    const now = new Map<number, number>();
+    for (const m of info.matchAll(/^db(\d+):keys=(\d+)/gm)) now.set(Number(m[1]), Number(m[2]));
+    for (const r of result.dbs) r.targetKeys = now.get(r.targetDb) ?? 0;
+  }
+
   private async repair(diffs: FoundDiff[], result: VerifyResult): Promise<FoundDiff[]> {
     const log = this.o.log;
     const rep = { attempted: 0, fixed: 0, deleted: 0, leftExtra: 0, remaining: 0 };
@@ -500,6 +513,10 @@ export class Verifier {
     for (const d of toCheck) {
       const bad = stillSet.has(`${d.db}:${d.key.toString('latin1')}`);
       if (!bad && d.kind !== 'extra') rep.fixed++;
+      if (!bad) {
+        const r = result.dbs.find((x) => x.db === d.db);
+        if (r) r.repaired[d.kind]++;
+      }
     }
     rep.remaining = still.length;
     return [...left, ...still.map((d) => ({ ...d, repaired: false }))];

@@ -80,6 +80,7 @@ describe.skipIf(!cliBuilt())('several source DBs into a cluster', () => {
       cluster.url,
       '--db-map',
       '1:0',
+      '--allow-db-merge', // DBs 0 and 1 merged into the cluster's DB 0
       '--no-progress',
     ]);
     expect(refused.code).toBe(2);
@@ -97,6 +98,7 @@ describe.skipIf(!cliBuilt())('several source DBs into a cluster', () => {
       cluster.url,
       '--db-map',
       '1:0',
+      '--allow-db-merge', // DBs 0 and 1 merged into the cluster's DB 0
       '--on-conflict',
       'overwrite',
       '--no-progress',
@@ -115,6 +117,7 @@ describe.skipIf(!cliBuilt())('several source DBs into a cluster', () => {
       cluster.url,
       '--db-map',
       '1:0',
+      '--allow-db-merge', // DBs 0 and 1 merged into the cluster's DB 0
       '--on-conflict',
       'skip',
       '--no-progress',

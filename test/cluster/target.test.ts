@@ -155,6 +155,7 @@ describe.skipIf(!cliBuilt())('cluster target', () => {
       cluster.url,
       '--db-map',
       '1:0',
+      '--allow-db-merge', // DBs 0 and 1 merged into the cluster's DB 0
       '--status-port',
       String(statusPort),
     ]);

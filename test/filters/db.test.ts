@@ -108,16 +108,24 @@ describe('DbFilter', () => {
     expect(() => f.command(cmd(0, 'SWAPDB', '0', '7'))).toThrow(/SWAPDB 0 7/);
   });
 
-  it('FLUSHALL: refused with a partial selection, passed with only a map', () => {
-    expect(() => f.command(cmd(0, 'FLUSHALL'))).toThrow(
-      expect.objectContaining({ code: 'ERR_FILTER_UNMAPPABLE' }),
-    );
-    const mapOnly = new DbFilter({ dbMap: [[1, 0]] });
-    expect(text(mapOnly.command(cmd(1, 'FLUSHALL')))).toEqual({
+  it('FLUSHALL: FLUSHDB of each mapped target DB with a partial selection or a map (issue #13 point 6)', () => {
+    expect(text(f.command(cmd(0, 'FLUSHALL')))).toEqual({
       db: 0,
-      argv: ['FLUSHALL'],
-      multi: undefined,
+      argv: ['FLUSHDB'],
+      multi: [['FLUSHDB'], ['SELECT', '1'], ['FLUSHDB'], ['SELECT', '4'], ['FLUSHDB'], ['SELECT', '0']],
     });
+    const mapOnly = new DbFilter({ dbMap: [[1, 0]] });
+    mapOnly.setDatabases({ target: 4, source: 4 });
+    // Target DB 1 receives nothing (source DB 1 goes to 0): it keeps its keys.
+    expect(text(mapOnly.command(cmd(1, 'FLUSHALL')))?.multi).toEqual([
+      ['FLUSHDB'],
+      ['SELECT', '2'],
+      ['FLUSHDB'],
+      ['SELECT', '3'],
+      ['FLUSHDB'],
+      ['SELECT', '0'],
+    ]);
+    expect(text(new DbFilter({}).command(cmd(1, 'FLUSHALL')))?.argv).toEqual(['FLUSHALL']);
   });
 
   it('MULTI groups: inner commands filtered and rewritten, db remapped, empty groups dropped', () => {
