@@ -22,6 +22,7 @@
  */
 import { ReplicantError } from '../errors.js';
 import type { TargetCaps } from '../sinks/types.js';
+import { translateRestore } from './restore.js';
 
 const B = (s: string) => Buffer.from(s);
 const up = (b: Buffer | undefined) => (b === undefined ? '' : b.toString('latin1').toUpperCase());
@@ -72,7 +73,7 @@ export function unsupported(name: string, t: TargetCaps, why = ''): ReplicantErr
   );
 }
 
-function versionText(v: number): string {
+export function versionText(v: number): string {
   return `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
 }
 
@@ -86,12 +87,28 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
   switch (name) {
     case 'EXPIRE':
     case 'PEXPIRE': {
-      // Relative (pre-7.0 sources): absolute now. Options (NX/XX/GT/LT, 7.0+) are never replicated.
+      // Relative (pre-7.0 sources): absolute now. An NX|XX|GT|LT option was decided on the source
+      // (the command is replicated only when it set the expiry), so the plain form does the same.
       const ms = name === 'EXPIRE' ? num(argv[2]) * 1000 : num(argv[2]);
       return [[B('PEXPIREAT'), argv[1]!, B(String(c.now() + ms))]];
     }
     case 'EXPIREAT':
       return [[B('PEXPIREAT'), argv[1]!, B(String(num(argv[2]) * 1000))]];
+    case 'PEXPIREAT':
+      // 7.0+ sources replicate `EXPIRE k 100 NX` as `PEXPIREAT k t NX` (read from their stream);
+      // before 7.0 the option is "wrong number of arguments". Already decided on the source: drop it.
+      return argv.length > 3 && v < 70000 ? [argv.slice(0, 3)] : [argv];
+    case 'ZADD':
+      return translateZadd(argv, c);
+    case 'XADD':
+    case 'XTRIM':
+      return translateXtrim(name, argv, c);
+    case 'HGETDEL':
+      // Valkey 9 replicates HGETDEL as is; the fields it removed are the ones it names.
+      if (c.target.hasCommand('hgetdel')) return [argv];
+      return [[B('HDEL'), argv[1]!, ...fieldsOf(argv, 2, name, c)]];
+    case 'RESTORE':
+      return translateRestore(argv, c);
     case 'SETEX':
     case 'PSETEX': {
       const ms = name === 'SETEX' ? num(argv[2]) * 1000 : num(argv[2]);
@@ -191,7 +208,15 @@ function setWithExpiry(kv: Buffer[], atMs: number, v: number, flags: Buffer[] = 
   ];
 }
 
+/** Valkey 8.1 / Redis 8.4 compare-and-set conditions of SET: each takes one value argument. */
+const SET_CONDITIONS = new Set(['IFEQ', 'IFNE', 'IFDEQ', 'IFDNE']);
+
 function translateSet(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  // `SET k v IFEQ old` is replicated as is (Valkey 9), and only when the condition held: the plain
+  // SET does the same on any target.
+  for (let i = 3; i < argv.length; i++) {
+    if (SET_CONDITIONS.has(up(argv[i]))) return translateSet([...argv.slice(0, i), ...argv.slice(i + 2)], c);
+  }
   const v = c.target.versionNum;
   const kv = [argv[1]!, argv[2]!];
   const flags: Buffer[] = [];
@@ -241,4 +266,108 @@ function translateXgroup(argv: Buffer[], c: TranslateContext): Buffer[][] {
     return [out];
   }
   return [argv];
+}
+
+/**
+ * ZADD key GT|LT [XX] [CH] [INCR] score member … (6.2+), replicated as sent. Before 6.2 a script
+ * makes the same per-member decision against the target's scores (equal to the source's at that
+ * point of the stream): GT/LT only gate updates of existing members, XX stops additions. CH only
+ * shapes the reply.
+ */
+const ZADD_GTLT_SCRIPT =
+  'local k = KEYS[1] local gt = ARGV[1] == "GT" local xx = ARGV[2] == "XX" local incr = ARGV[3] == "INCR" ' +
+  'for i = 4, #ARGV, 2 do local s, m = ARGV[i], ARGV[i + 1] local cur = redis.call("ZSCORE", k, m) ' +
+  'if cur then local c = tonumber(cur) local n = tonumber(s) if incr then n = c + n end ' +
+  'if (gt and n > c) or (not gt and n < c) then ' +
+  'if incr then redis.call("ZINCRBY", k, s, m) else redis.call("ZADD", k, s, m) end end ' +
+  'elseif not xx then redis.call("ZADD", k, s, m) end end return 0';
+
+const ZADD_FLAGS = new Set(['NX', 'XX', 'GT', 'LT', 'CH', 'INCR']);
+
+function translateZadd(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  if (c.target.versionNum >= 60200) return [argv];
+  let i = 2;
+  const flags = new Set<string>();
+  while (i < argv.length && ZADD_FLAGS.has(up(argv[i]))) flags.add(up(argv[i++]));
+  if (!flags.has('GT') && !flags.has('LT')) return [argv];
+  return [
+    [
+      B('EVAL'),
+      B(ZADD_GTLT_SCRIPT),
+      B('1'),
+      argv[1]!,
+      B(flags.has('GT') ? 'GT' : 'LT'),
+      B(flags.has('XX') ? 'XX' : ''),
+      B(flags.has('INCR') ? 'INCR' : ''),
+      ...argv.slice(i),
+    ],
+  ];
+}
+
+/**
+ * XTRIM key MINID id before 6.2: delete the entries below `id` (XDEL, a bounded XRANGE at a time).
+ * ARGV[1] is a full ID `ms-seq`, so the inclusive XRANGE end returns it too, and it is kept.
+ */
+const XTRIM_MINID_SCRIPT =
+  'local k, id, n = KEYS[1], ARGV[1], 0 while true do ' +
+  'local r = redis.call("XRANGE", k, "-", id, "COUNT", 256) local d = {} ' +
+  'for _, e in ipairs(r) do if e[1] ~= id then d[#d + 1] = e[1] end end ' +
+  'if #d == 0 then return n end n = n + redis.call("XDEL", k, unpack(d)) end';
+
+/**
+ * XADD/XTRIM trim options, as 6.2+ sources replicate them (read from their streams):
+ * - `MAXLEN ~ n LIMIT l` arrives rewritten as `MAXLEN = m LIMIT l` (the exact length the source kept),
+ *   which a normal client — the target sees us as one — refuses on every version ("LIMIT cannot be
+ *   used without the special ~ option"): LIMIT goes whenever the trim is exact, and before 6.2.
+ * - `MINID` (6.2+) before 6.2: the entry is added without it, then XTRIM_MINID_SCRIPT.
+ * - `NOMKSTREAM` (6.2+): replicated only when the stream existed, so dropped before 6.2.
+ */
+function translateXtrim(name: string, argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const v = c.target.versionNum;
+  const xadd = name === 'XADD';
+  let nomk = false;
+  let strategy = '';
+  let op: Buffer | null = null;
+  let threshold: Buffer | null = null;
+  let limit: Buffer | null = null;
+  let i = 2;
+  for (; i < argv.length; i++) {
+    const o = up(argv[i]);
+    if (xadd && o === 'NOMKSTREAM') nomk = true;
+    else if ((o === 'MAXLEN' || o === 'MINID') && i + 1 < argv.length) {
+      strategy = o;
+      const n = up(argv[i + 1]);
+      if ((n === '=' || n === '~') && i + 2 < argv.length) op = argv[++i]!;
+      threshold = argv[++i]!;
+    } else if (o === 'LIMIT' && i + 1 < argv.length) limit = argv[++i]!;
+    else break; // XADD: the ID, then the fields
+  }
+  const approx = op !== null && up(op) === '~';
+  const dropLimit = limit !== null && (!approx || v < 60200);
+  const minidScript = strategy === 'MINID' && v < 60200;
+  if (!dropLimit && !minidScript && !(nomk && v < 60200)) return [argv];
+  const head: Buffer[] = [argv[0]!, argv[1]!];
+  if (nomk && v >= 60200) head.push(B('NOMKSTREAM'));
+  if (strategy !== '' && !minidScript) {
+    head.push(B(strategy));
+    if (op !== null) head.push(op);
+    head.push(threshold!);
+    if (limit !== null && !dropLimit) head.push(B('LIMIT'), limit);
+  }
+  const out: Buffer[][] = [];
+  if (xadd) out.push([...head, ...argv.slice(i)]);
+  else if (!minidScript) out.push(head);
+  if (minidScript) {
+    const t = threshold!.toString('latin1');
+    const id = t.includes('-') ? t : `${t}-0`; // MINID 5 means 5-0
+    out.push([B('EVAL'), B(XTRIM_MINID_SCRIPT), B('1'), argv[1]!, B(id)]);
+  }
+  return out;
+}
+
+/** The fields of `… FIELDS n f1 … fn` from `from` on (HGETDEL, HGETEX). */
+function fieldsOf(argv: Buffer[], from: number, name: string, c: TranslateContext): Buffer[] {
+  const at = argv.findIndex((b, i) => i >= from && up(b) === 'FIELDS');
+  if (at < 0) throw unsupported(name, c.target, ' without FIELDS');
+  return argv.slice(at + 2, at + 2 + num(argv[at + 1]));
 }
