@@ -3,6 +3,7 @@
  * (the version matrix runs the same translations against real 5.0 / 6.2 / 7.0 / Valkey servers).
  */
 import { describe, expect, it } from 'vitest';
+import { buildDumpPayload } from '../../src/rdb/index.js';
 import type { TargetCaps } from '../../src/sinks/types.js';
 import { translateCommand } from '../../src/translate/index.js';
 
@@ -118,5 +119,113 @@ describe('translateCommand', () => {
       );
     // A target that has them gets them as they came.
     expect(t(expire, 70400)).toEqual([expire]);
+  });
+
+  // Issue #13: the forms 7.0+ / 6.2+ / Valkey 9 sources replicate (read from `redis-cli --replica`).
+  it('expiry options (replicated as PEXPIREAT … NX|XX|GT|LT) are dropped before 7.0, kept after', () => {
+    for (const o of ['NX', 'XX', 'GT', 'LT'])
+      expect(t(['PEXPIREAT', 'k', '1800000000000', o], 60200)).toEqual([['PEXPIREAT', 'k', '1800000000000']]);
+    expect(t(['PEXPIREAT', 'k', '1800000000000', 'GT'], 70000)).toEqual([
+      ['PEXPIREAT', 'k', '1800000000000', 'GT'],
+    ]);
+    expect(t(['EXPIRE', 'k', '10', 'NX'], 50000)).toEqual([['PEXPIREAT', 'k', String(NOW + 10_000)]]);
+  });
+
+  it('ZADD GT/LT become a per-member script before 6.2; other flags pass', () => {
+    expect(t(['ZADD', 'z', 'GT', 'CH', '10', 'a', '2', 'b'], 60200)).toEqual([
+      ['ZADD', 'z', 'GT', 'CH', '10', 'a', '2', 'b'],
+    ]);
+    const out = t(['ZADD', 'z', 'XX', 'GT', 'CH', '10', 'a', '2', 'b'], 60000);
+    expect(out).toHaveLength(1);
+    expect(out[0]![0]).toBe('EVAL');
+    expect(out[0]!.slice(2)).toEqual(['1', 'z', 'GT', 'XX', '', '10', 'a', '2', 'b']);
+    expect(t(['ZADD', 'z', 'LT', 'INCR', '3', 'a'], 50000)[0]!.slice(2)).toEqual([
+      '1',
+      'z',
+      'LT',
+      '',
+      'INCR',
+      '3',
+      'a',
+    ]);
+    expect(t(['ZADD', 'z', 'NX', 'CH', '1', 'a'], 50000)).toEqual([['ZADD', 'z', 'NX', 'CH', '1', 'a']]);
+  });
+
+  it('XADD/XTRIM: LIMIT goes with an exact trim, MINID before 6.2 is a script, NOMKSTREAM dropped', () => {
+    // What 6.2+ sources send for `XADD x MAXLEN ~ 2 LIMIT 10 …`: refused from a client on every version.
+    expect(t(['XADD', 'x', 'MAXLEN', '=', '5', 'LIMIT', '10', '8-0', 'f', 'v'], 70000)).toEqual([
+      ['XADD', 'x', 'MAXLEN', '=', '5', '8-0', 'f', 'v'],
+    ]);
+    expect(t(['XADD', 'x', 'MAXLEN', '~', '5', 'LIMIT', '10', '8-0', 'f', 'v'], 70000)).toEqual([
+      ['XADD', 'x', 'MAXLEN', '~', '5', 'LIMIT', '10', '8-0', 'f', 'v'],
+    ]);
+    expect(t(['XADD', 'x', 'MAXLEN', '~', '5', 'LIMIT', '10', '8-0', 'f', 'v'], 60000)).toEqual([
+      ['XADD', 'x', 'MAXLEN', '~', '5', '8-0', 'f', 'v'],
+    ]);
+    expect(t(['XTRIM', 'x', 'MINID', '3-0'], 60200)).toEqual([['XTRIM', 'x', 'MINID', '3-0']]);
+    const trim = t(['XTRIM', 'x', 'MINID', '=', '3'], 50000);
+    expect(trim).toHaveLength(1);
+    expect(trim[0]![0]).toBe('EVAL');
+    expect(trim[0]!.slice(2)).toEqual(['1', 'x', '3-0']); // MINID 3 means 3-0
+    const add = t(
+      ['XADD', 'x', 'NOMKSTREAM', 'MINID', '4', 'LIMIT', '7', '9-0', 'f', 'v', 'LIMIT', 'w'],
+      50000,
+    );
+    expect(add[0]).toEqual(['XADD', 'x', '9-0', 'f', 'v', 'LIMIT', 'w']); // a field named LIMIT stays
+    expect(add[1]!.slice(2)).toEqual(['1', 'x', '4-0']);
+    expect(t(['XADD', 'x', 'NOMKSTREAM', '9-0', 'f', 'v'], 60000)).toEqual([['XADD', 'x', '9-0', 'f', 'v']]);
+    expect(t(['XADD', 'x', 'NOMKSTREAM', '9-0', 'f', 'v'], 60200)).toEqual([
+      ['XADD', 'x', 'NOMKSTREAM', '9-0', 'f', 'v'],
+    ]);
+    expect(t(['XADD', 'x', 'MAXLEN', '3', '9-0', 'f', 'v'], 50000)).toEqual([
+      ['XADD', 'x', 'MAXLEN', '3', '9-0', 'f', 'v'],
+    ]);
+  });
+
+  it("Valkey's SET IFEQ and HGETDEL", () => {
+    expect(t(['SET', 'k', 'v', 'IFEQ', 'old'], 70000)).toEqual([['SET', 'k', 'v']]);
+    expect(t(['SET', 'k', 'v', 'IFEQ', 'old', 'PXAT', '5'], 60000)).toEqual([
+      ['SET', 'k', 'v'],
+      ['PEXPIREAT', 'k', '5'],
+    ]);
+    expect(t(['HGETDEL', 'h', 'FIELDS', '2', 'a', 'b'], 70400, ['hgetdel'])).toEqual([
+      ['HDEL', 'h', 'a', 'b'],
+    ]);
+    expect(t(['HGETDEL', 'h', 'FIELDS', '1', 'a'], 90000)).toEqual([['HGETDEL', 'h', 'FIELDS', '1', 'a']]);
+  });
+
+  it('RESTORE: a payload the target loads stays RESTORE (relative TTL made absolute); a newer one is rewritten', () => {
+    const body = Buffer.from([5, ...Buffer.from('hello')]); // RDB string: 6-bit length + bytes
+    const v9 = buildDumpPayload(0, body, 9);
+    const v11 = buildDumpPayload(0, body, 11);
+    const r = (argv: (string | Buffer)[], v: number) =>
+      translateCommand(
+        argv.map((a) => Buffer.from(a)),
+        { target: caps(v), now: () => NOW },
+      ).map((c) => c.map((b) => b.toString('latin1')));
+    const lat = (b: Buffer) => b.toString('latin1');
+    expect(r(['RESTORE', 'k', '0', v9], 50000)).toEqual([['RESTORE', 'k', '0', lat(v9)]]);
+    expect(r(['RESTORE', 'k', '5000', v9, 'REPLACE'], 50000)).toEqual([
+      ['RESTORE', 'k', String(NOW + 5000), lat(v9), 'REPLACE', 'ABSTTL'],
+    ]);
+    expect(r(['RESTORE', 'k', '1800000000000', v9, 'ABSTTL'], 50000)).toEqual([
+      ['RESTORE', 'k', '1800000000000', lat(v9), 'ABSTTL'],
+    ]);
+    // caps() says maxRdbVersion 9: a v11 payload is "version or checksum are wrong" there.
+    expect(r(['RESTORE', 'k', '0', v11], 70000)).toEqual([['SET', 'k', 'hello']]);
+    expect(r(['RESTORE', 'k', '5000', v11, 'REPLACE', 'IDLETIME', '9'], 70000)).toEqual([
+      ['DEL', 'k'],
+      ['SET', 'k', 'hello'],
+      ['PEXPIREAT', 'k', String(NOW + 5000)],
+    ]);
+    expect(r(['RESTORE', 'k', '1800000000000', v11, 'ABSTTL'], 70000)).toEqual([
+      ['SET', 'k', 'hello'],
+      ['PEXPIREAT', 'k', '1800000000000'],
+    ]);
+    const bad = Buffer.from(v11);
+    bad[3] ^= 1;
+    expect(() => r(['RESTORE', 'k', '0', bad], 70000)).toThrow(
+      expect.objectContaining({ code: 'ERR_TARGET_UNSUPPORTED', message: expect.stringMatching(/checksum/) }),
+    );
   });
 });
