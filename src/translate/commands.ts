@@ -46,6 +46,11 @@ const COPY_SCRIPT =
 
 export interface TranslateContext {
   target: TargetCaps;
+  /**
+   * The source's version (major*10000+minor*100+patch) when known. Only the XCLAIM PEL cleanup
+   * depends on it (7.0+ sources mean "drop from the PEL", 6.2 ones "claim"); unknown: passed as is.
+   */
+  sourceVersion?: number;
   now: () => number;
   /** Function libraries are not copied (--skip-functions): FUNCTION commands are dropped. */
   skipFunctions?: boolean;
@@ -148,6 +153,26 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
     case 'HSETEX':
       if (c.target.hasCommand(name.toLowerCase())) return [argv];
       return translateFieldTtl(name, argv, c);
+    case 'HGETEX':
+      // Redis 8.0 / Valkey 9 (Valkey replicates it as HPEXPIREAT/HPERSIST; this is for a source that
+      // sends it as is): only the fields' TTLs change, so it is HPEXPIREAT or HPERSIST where those exist.
+      if (c.target.hasCommand('hgetex')) return [argv];
+      if (!c.target.hasCommand('hpexpireat')) return translateFieldTtl(name, argv, c);
+      return translateHgetex(argv, c);
+    case 'ZRANGESTORE':
+    case 'ZDIFFSTORE':
+    case 'GEOSEARCHSTORE':
+      if (c.target.hasCommand(name.toLowerCase())) return [argv];
+      return translateStore(name, argv, c);
+    case 'BITOP': {
+      // Redis 8.2 added DIFF, DIFF1, ANDOR and ONE; older servers answer "syntax error".
+      const op = up(argv[1]);
+      if (v < 80200 && op !== 'AND' && op !== 'OR' && op !== 'XOR' && op !== 'NOT')
+        throw unsupported(`BITOP ${op}`, c.target, ' (Redis 8.2+)');
+      return [argv];
+    }
+    case 'XCLAIM':
+      return translateXclaim(argv, c);
     case 'FUNCTION':
       if (c.skipFunctions) return [];
       if (v < 70000 || !c.target.hasCommand('function'))
@@ -179,7 +204,7 @@ function translateFieldTtl(name: string, argv: Buffer[], c: TranslateContext): B
   const mode = c.hashFieldTtl ?? 'error';
   if (mode === 'skip-key' && argv.length > 1 && c.skippedKey?.(c.db ?? 0, argv[1]!)) return [argv];
   if (mode === 'strip') {
-    if (FIELD_TTL_COMMANDS.has(name)) return [];
+    if (FIELD_TTL_COMMANDS.has(name) || name === 'HGETEX') return [];
     // HSETEX key [FNX|FXX] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] FIELDS n f v …: replicated only when it
     // set the fields, so the fields alone are what it did (less their TTL).
     const at = argv.findIndex((b, i) => i >= 2 && up(b) === 'FIELDS');
@@ -370,4 +395,156 @@ function fieldsOf(argv: Buffer[], from: number, name: string, c: TranslateContex
   const at = argv.findIndex((b, i) => i >= from && up(b) === 'FIELDS');
   if (at < 0) throw unsupported(name, c.target, ' without FIELDS');
   return argv.slice(at + 2, at + 2 + num(argv[at + 1]));
+}
+
+/** HGETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST] FIELDS n f…, on a target with HPEXPIREAT. */
+function translateHgetex(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  const o = up(argv[2]);
+  const fields = fieldsOf(argv, 2, 'HGETEX', c);
+  const tail = [B('FIELDS'), B(String(fields.length)), ...fields];
+  if (o === 'PERSIST') return [[B('HPERSIST'), argv[1]!, ...tail]];
+  const n = num(argv[3]);
+  const at =
+    o === 'EX'
+      ? c.now() + n * 1000
+      : o === 'PX'
+        ? c.now() + n
+        : o === 'EXAT'
+          ? n * 1000
+          : o === 'PXAT'
+            ? n
+            : null;
+  if (at === null) return []; // no TTL option: a read
+  return [[B('HPEXPIREAT'), argv[1]!, B(String(at)), ...tail]];
+}
+
+/**
+ * ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT off n] (6.2+) before 6.2: the same range
+ * by the pre-6.2 ZRANGE family, stored (dst replaced; an empty result deletes it, as 6.2 does).
+ */
+const ZRANGESTORE_SCRIPT =
+  'local dst, src, by, rev, a, b = KEYS[1], KEYS[2], ARGV[1], ARGV[2] == "REV", ARGV[3], ARGV[4] ' +
+  'local lim = ARGV[5] ~= "" local r ' +
+  'if by == "BYSCORE" then local cmd = rev and "ZREVRANGEBYSCORE" or "ZRANGEBYSCORE" ' +
+  'if lim then r = redis.call(cmd, src, a, b, "WITHSCORES", "LIMIT", ARGV[5], ARGV[6]) ' +
+  'else r = redis.call(cmd, src, a, b, "WITHSCORES") end ' +
+  'elseif by == "BYLEX" then local cmd = rev and "ZREVRANGEBYLEX" or "ZRANGEBYLEX" local m ' +
+  'if lim then m = redis.call(cmd, src, a, b, "LIMIT", ARGV[5], ARGV[6]) else m = redis.call(cmd, src, a, b) end ' +
+  'r = {} for _, x in ipairs(m) do r[#r + 1] = x r[#r + 1] = redis.call("ZSCORE", src, x) end ' +
+  'else r = redis.call(rev and "ZREVRANGE" or "ZRANGE", src, a, b, "WITHSCORES") end ' +
+  'redis.call("DEL", dst) local args = {} ' +
+  'for i = 1, #r, 2 do args[#args + 1] = r[i + 1] args[#args + 1] = r[i] ' +
+  'if #args >= 256 then redis.call("ZADD", dst, unpack(args)) args = {} end end ' +
+  'if #args > 0 then redis.call("ZADD", dst, unpack(args)) end return #r / 2';
+
+/**
+ * ZDIFFSTORE dst numkeys k1 k2… (6.2+) before 6.2: k1's members (a set's with score 1) that none of
+ * the other keys holds, stored.
+ */
+const ZDIFFSTORE_SCRIPT =
+  'local function t(k) return redis.call("TYPE", k)["ok"] end ' +
+  'local function has(k, kt, m) if kt == "zset" then return redis.call("ZSCORE", k, m) ~= false ' +
+  'elseif kt == "set" then return redis.call("SISMEMBER", k, m) == 1 end return false end ' +
+  'local ft = t(KEYS[2]) local r = {} ' +
+  'if ft == "zset" then r = redis.call("ZRANGE", KEYS[2], 0, -1, "WITHSCORES") ' +
+  'elseif ft == "set" then for _, m in ipairs(redis.call("SMEMBERS", KEYS[2])) do r[#r + 1] = m r[#r + 1] = "1" end end ' +
+  'local others = {} for j = 3, #KEYS do others[#others + 1] = {KEYS[j], t(KEYS[j])} end ' +
+  'local keep = {} for i = 1, #r, 2 do local out = false ' +
+  'for _, o in ipairs(others) do if has(o[1], o[2], r[i]) then out = true break end end ' +
+  'if not out then keep[#keep + 1] = r[i + 1] keep[#keep + 1] = r[i] end end ' +
+  'redis.call("DEL", KEYS[1]) for i = 1, #keep, 256 do ' +
+  'redis.call("ZADD", KEYS[1], unpack(keep, i, math.min(#keep, i + 255))) end return #keep / 2';
+
+/** The *STORE commands of 6.2 on an older target: a script, or the pre-6.2 command that does it. */
+function translateStore(name: string, argv: Buffer[], c: TranslateContext): Buffer[][] {
+  if (name === 'ZDIFFSTORE') {
+    const n = num(argv[2]);
+    return [[B('EVAL'), B(ZDIFFSTORE_SCRIPT), B(String(n + 1)), argv[1]!, ...argv.slice(3, 3 + n)]];
+  }
+  if (name === 'ZRANGESTORE') {
+    let by = 'RANK';
+    let rev = '';
+    let off: Buffer = B('');
+    let cnt: Buffer = B('');
+    for (let i = 5; i < argv.length; i++) {
+      const o = up(argv[i]);
+      if (o === 'BYSCORE' || o === 'BYLEX') by = o;
+      else if (o === 'REV') rev = 'REV';
+      else if (o === 'LIMIT') {
+        off = argv[++i]!;
+        cnt = argv[++i]!;
+      }
+    }
+    return [
+      [
+        B('EVAL'),
+        B(ZRANGESTORE_SCRIPT),
+        B('2'),
+        argv[1]!,
+        argv[2]!,
+        B(by),
+        B(rev),
+        argv[3]!,
+        argv[4]!,
+        off,
+        cnt,
+      ],
+    ];
+  }
+  // GEOSEARCHSTORE dst src FROMMEMBER m | FROMLONLAT lon lat, BYRADIUS r unit | BYBOX w h unit,
+  // [ASC|DESC] [COUNT n [ANY]] [STOREDIST] → GEORADIUS[BYMEMBER] … STORE|STOREDIST dst (3.2+).
+  let from: Buffer[] | null = null;
+  let radius: Buffer[] | null = null;
+  const rest: Buffer[] = [];
+  let store = 'STORE';
+  for (let i = 3; i < argv.length; i++) {
+    const o = up(argv[i]);
+    if (o === 'FROMMEMBER') from = [argv[++i]!];
+    else if (o === 'FROMLONLAT') from = [argv[++i]!, argv[++i]!];
+    else if (o === 'BYRADIUS') radius = [argv[++i]!, argv[++i]!];
+    else if (o === 'BYBOX')
+      throw unsupported('GEOSEARCHSTORE … BYBOX', c.target, ' (6.2+, no older equivalent)');
+    else if (o === 'ANY')
+      throw unsupported('GEOSEARCHSTORE … COUNT … ANY', c.target, ' (6.2+, no older equivalent)');
+    else if (o === 'ASC' || o === 'DESC') rest.push(argv[i]!);
+    else if (o === 'COUNT') rest.push(argv[i]!, argv[++i]!);
+    else if (o === 'STOREDIST') store = 'STOREDIST';
+  }
+  if (from === null || radius === null)
+    throw unsupported(name, c.target, ' in a form replicant does not know');
+  const cmd = from.length === 1 ? 'GEORADIUSBYMEMBER' : 'GEORADIUS';
+  return [[B(cmd), argv[2]!, ...from, ...radius, ...rest, B(store), argv[1]!]];
+}
+
+/**
+ * XCLAIM before 7.0, from a 7.0+ source: 7.0+ sources replicate the PEL cleanup of a deleted entry (XAUTOCLAIM, XCLAIM)
+ * as `XCLAIM … <deleted id> … FORCE JUSTID`, which a 7.0 replica reads as "drop it from the PEL";
+ * older servers leave it pending. A script does what 7.0 does: XACK for IDs whose entry is gone.
+ */
+const XCLAIM_SCRIPT =
+  'local gone = {} for i = 5, 4 + tonumber(ARGV[4]) do local id = ARGV[i] ' +
+  'if #redis.call("XRANGE", KEYS[1], id, id) == 0 then gone[#gone + 1] = id end end ' +
+  'if #gone > 0 then redis.call("XACK", KEYS[1], ARGV[1], unpack(gone)) end ' +
+  'return redis.call("XCLAIM", KEYS[1], ARGV[1], ARGV[2], ARGV[3], unpack(ARGV, 5))';
+
+function translateXclaim(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  // A 6.2 source's XAUTOCLAIM of a deleted entry claims it (it stays pending): same as before 7.0.
+  if (c.target.versionNum >= 70000 || (c.sourceVersion ?? 0) < 70000 || argv.length < 6) return [argv];
+  // XCLAIM key group consumer min-idle id… [options]: the IDs run until the first option word.
+  // ARGV = group consumer min-idle <number of IDs> id… options.
+  let n = 0;
+  while (5 + n < argv.length && /^\d+(-\d+)?$/.test(argv[5 + n]!.toString('latin1'))) n++;
+  return [
+    [
+      B('EVAL'),
+      B(XCLAIM_SCRIPT),
+      B('1'),
+      argv[1]!,
+      argv[2]!,
+      argv[3]!,
+      argv[4]!,
+      B(String(n)),
+      ...argv.slice(5),
+    ],
+  ];
 }

@@ -2,7 +2,7 @@
  * Stream-phase writes whose replicated form carries something an older target lacks (issue #13):
  * RESTORE of a DUMP payload (the source's payload version), the options added since 5.0 (EXPIRE
  * NX/GT, ZADD GT/LT, XADD/XTRIM MINID/LIMIT/NOMKSTREAM, GETEX, GETDEL, LMPOP/ZMPOP, SET … GET/EXAT,
- * Valkey's SET IFEQ/DELIFEQ/HGETDEL). Each command is guarded by what the SOURCE has; the caller
+ * ZRANGESTORE/ZDIFFSTORE/GEOSEARCHSTORE, XAUTOCLAIM, Valkey's SET IFEQ/DELIFEQ/HGETDEL). Each command is guarded by what the SOURCE has; the caller
  * compares the target to the source afterwards. Shared by the version matrix and
  * test/e2e/xver-stream.test.ts. What each source version replicates for these was read from
  * `redis-cli --replica` on 5.0.7, 6.2.5, 7.0.15, 7.2.4, 7.4.1 and Valkey 9.1.2 (see
@@ -108,6 +108,22 @@ export async function crossVersionStreamLoad(
     await call('BLMPOP', 1, 1, k('l'), 'RIGHT', 'COUNT', 2);
     await call('ZMPOP', 1, k('zp'), 'MIN', 'COUNT', 2);
     await call('BZMPOP', 1, 1, k('zp'), 'MAX');
+  }
+
+  // The *STORE commands of 6.2 (replicated as sent), and XAUTOCLAIM of a deleted pending entry.
+  await c.zadd(k('zs'), 1, 'a', 2, 'b', 3, 'c', 4, 'd');
+  await c.sadd(k('zso'), 'b');
+  await call('GEOADD', k('geo'), 13.361389, 38.115556, 'Palermo', 15.087269, 37.502669, 'Catania');
+  for (let i = 1; i <= 3; i++) await call('XADD', k('xc'), `${i}-0`, 'f', `v${i}`);
+  await call('XGROUP', 'CREATE', k('xc'), 'g', '0');
+  await call('XREADGROUP', 'GROUP', 'g', 'alice', 'COUNT', 3, 'STREAMS', k('xc'), '>');
+  await call('XDEL', k('xc'), '1-0');
+  if (sv >= 60200) {
+    await call('ZRANGESTORE', k('zs:r1'), k('zs'), 1, 2);
+    await call('ZRANGESTORE', k('zs:r2'), k('zs'), '+inf', '(1', 'BYSCORE', 'REV', 'LIMIT', 0, 2);
+    await call('ZDIFFSTORE', k('zs:d'), 2, k('zs'), k('zso'));
+    await call('GEOSEARCHSTORE', k('geo:s'), k('geo'), 'FROMLONLAT', 15, 37, 'BYRADIUS', 200, 'km', 'STOREDIST');
+    await call('XAUTOCLAIM', k('xc'), 'g', 'bob', 0, '0-0');
   }
 
   // Valkey 9: SET IFEQ and DELIFEQ (replicated as SET … IFEQ / DEL), HGETDEL (replicated as is).

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildDumpPayload } from '../../src/rdb/index.js';
 import type { TargetCaps } from '../../src/sinks/types.js';
-import { translateCommand } from '../../src/translate/index.js';
+import { NullSink } from '../../src/sinks/null.js';
+import type { CommandRecord, KeyMeta } from '../../src/records.js';
+import { TranslatingSink, translateCommand } from '../../src/translate/index.js';
 
 const NOW = 1_700_000_000_000;
 const caps = (versionNum: number, missing: string[] = []): TargetCaps => ({
@@ -81,12 +83,20 @@ describe('translateCommand', () => {
 
   it('what cannot be translated stops with a named error; functions follow --skip-functions', () => {
     expect(() => t(['COPY', 'a', 'b', 'DB', '3'], 60000)).toThrow(/COPY … DB/);
-    expect(() => t(['ZRANGESTORE', 'd', 's', '0', '1'], 60000, ['zrangestore'])).toThrow(
+    expect(() => t(['XACKDEL', 'x', 'g', 'IDS', '1', '1-0'], 60000, ['xackdel'])).toThrow(
       expect.objectContaining({
         code: 'ERR_TARGET_UNSUPPORTED',
-        message: expect.stringMatching(/ZRANGESTORE.*6\.0\.0/),
+        message: expect.stringMatching(/XACKDEL.*6\.0\.0/),
       }),
     );
+    // Redis 8.2's new BITOP operations have no older form.
+    expect(() => t(['BITOP', 'DIFF', 'd', 'a', 'b'], 80000)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TARGET_UNSUPPORTED',
+        message: expect.stringMatching(/BITOP DIFF.*8\.0\.0/),
+      }),
+    );
+    expect(t(['BITOP', 'AND', 'd', 'a', 'b'], 50000)).toEqual([['BITOP', 'AND', 'd', 'a', 'b']]);
     expect(() => t(['FUNCTION', 'LOAD', 'code'], 60200)).toThrow(
       expect.objectContaining({
         code: 'ERR_TARGET_NO_FUNCTIONS',
@@ -227,5 +237,118 @@ describe('translateCommand', () => {
     expect(() => r(['RESTORE', 'k', '0', bad], 70000)).toThrow(
       expect.objectContaining({ code: 'ERR_TARGET_UNSUPPORTED', message: expect.stringMatching(/checksum/) }),
     );
+  });
+
+  it('6.2 *STORE commands and HGETEX get older equivalents', () => {
+    expect(t(['ZRANGESTORE', 'd', 's', '0', '1'], 60200)).toEqual([['ZRANGESTORE', 'd', 's', '0', '1']]);
+    expect(
+      t(['ZRANGESTORE', 'd', 's', '(1', '5', 'BYSCORE', 'REV', 'LIMIT', '0', '2'], 60000, [
+        'zrangestore',
+      ])[0]!.slice(2),
+    ).toEqual(['2', 'd', 's', 'BYSCORE', 'REV', '(1', '5', '0', '2']);
+    expect(t(['ZDIFFSTORE', 'd', '2', 'a', 'b'], 50000, ['zdiffstore'])[0]!.slice(2)).toEqual([
+      '3',
+      'd',
+      'a',
+      'b',
+    ]);
+    expect(
+      t(
+        [
+          'GEOSEARCHSTORE',
+          'd',
+          'g',
+          'FROMMEMBER',
+          'm',
+          'BYRADIUS',
+          '5',
+          'km',
+          'COUNT',
+          '3',
+          'ASC',
+          'STOREDIST',
+        ],
+        50000,
+        ['geosearchstore'],
+      ),
+    ).toEqual([['GEORADIUSBYMEMBER', 'g', 'm', '5', 'km', 'COUNT', '3', 'ASC', 'STOREDIST', 'd']]);
+    expect(
+      t(['GEOSEARCHSTORE', 'd', 'g', 'FROMLONLAT', '1', '2', 'BYRADIUS', '5', 'km'], 50000, [
+        'geosearchstore',
+      ]),
+    ).toEqual([['GEORADIUS', 'g', '1', '2', '5', 'km', 'STORE', 'd']]);
+    const noHgetex = ['hgetex'];
+    expect(t(['HGETEX', 'h', 'PX', '500', 'FIELDS', '1', 'f'], 70400, noHgetex)).toEqual([
+      ['HPEXPIREAT', 'h', String(NOW + 500), 'FIELDS', '1', 'f'],
+    ]);
+    expect(t(['HGETEX', 'h', 'PERSIST', 'FIELDS', '2', 'f', 'g'], 70400, noHgetex)).toEqual([
+      ['HPERSIST', 'h', 'FIELDS', '2', 'f', 'g'],
+    ]);
+    expect(() => t(['HGETEX', 'h', 'EX', '5', 'FIELDS', '1', 'f'], 70000, ['hgetex', 'hpexpireat'])).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TARGET_UNSUPPORTED',
+        hint: expect.stringMatching(/--hash-field-ttl/),
+      }),
+    );
+  });
+
+  it('XCLAIM from a 7.0+ source into a target before 7.0 goes through a script that drops deleted entries from the PEL', () => {
+    const argv = [
+      'XCLAIM',
+      'x',
+      'g',
+      'c',
+      '0',
+      '1-0',
+      '2-0',
+      'TIME',
+      '5',
+      'FORCE',
+      'JUSTID',
+      'LASTID',
+      '2-0',
+    ];
+    expect(t(argv, 70000)).toEqual([argv]);
+    // Unknown or 6.2 source: its XCLAIM of a deleted entry claims it, as older targets do.
+    expect(t(argv, 60200)).toEqual([argv]);
+    const out = translateCommand(
+      argv.map((a) => Buffer.from(a)),
+      { target: caps(60200), now: () => NOW, sourceVersion: 70000 },
+    )[0]!.map((b) => b.toString());
+    expect(out[0]).toBe('EVAL');
+    expect(out.slice(2)).toEqual(['1', 'x', 'g', 'c', '0', '2', ...argv.slice(5)]);
+  });
+
+  it("the snapshot's RDB version tells the translator whether the source is 7.0+ (XCLAIM cleanup)", () => {
+    const seen: string[] = [];
+    class Rec extends NullSink {
+      override command(rec: CommandRecord): void {
+        seen.push(rec.argv[0]!.toString());
+      }
+    }
+    const meta = (rdbVersion: number): KeyMeta => ({
+      db: 0,
+      key: Buffer.from('k'),
+      type: 'string',
+      rdbType: 0,
+      rdbVersion,
+      family: 'redis',
+      expireAtMs: null,
+      idleSeconds: null,
+      freq: null,
+      module: null,
+    });
+    const xclaim = ['XCLAIM', 'x', 'g', 'c', '0', '1-0', 'FORCE', 'JUSTID'].map((a) => Buffer.from(a));
+    for (const [rdb, first] of [
+      [9, 'XCLAIM'],
+      [10, 'EVAL'],
+    ] as const) {
+      seen.length = 0;
+      const sink = new TranslatingSink(new Rec(), { target: caps(60200), now: () => NOW });
+      sink.command({ db: 0, argv: xclaim, offset: 1 }); // before any key: unknown source, as is
+      sink.keyStart(meta(rdb));
+      sink.command({ db: 0, argv: xclaim, offset: 2 });
+      expect(seen).toEqual(['XCLAIM', first]);
+    }
   });
 });

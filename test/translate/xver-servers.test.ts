@@ -133,6 +133,179 @@ describe.skipIf(!r50)('issue #13 translations on real servers (7.0 original vs 5
     expect(r.diffs).toEqual([]);
     expect(r.keysCompared).toBeGreaterThan(0);
   });
+  it('ZRANGESTORE, ZDIFFSTORE, GEOSEARCHSTORE store what 6.2+ stores', async () => {
+    await src.client.flushall();
+    await old.client.flushall();
+    await both(['ZADD', 'zs', 1, 'a', 2, 'b', 2, 'c', 3.5, 'd', 7, 'e', '+inf', 'f', 0, 'g']);
+    await both(['ZADD', 'lex', 0, 'a', 0, 'b', 0, 'c', 0, 'd', 0, 'e']);
+    await both(['ZADD', 'zo', 5, 'b', 1, 'x']);
+    await both(['SADD', 'so', 'd', 'y']);
+    await both(['SADD', 'sfirst', 'a', 'b', 'q']);
+    await both([
+      'GEOADD',
+      'geo',
+      13.361389,
+      38.115556,
+      'Palermo',
+      15.087269,
+      37.502669,
+      'Catania',
+      12.5,
+      41.9,
+      'Roma',
+    ]);
+    const cases: (string | number)[][] = [
+      ['ZRANGESTORE', 'd1', 'zs', 0, -1],
+      ['ZRANGESTORE', 'd2', 'zs', 1, 3, 'REV'],
+      ['ZRANGESTORE', 'd3', 'zs', '(1', 7, 'BYSCORE'],
+      ['ZRANGESTORE', 'd4', 'zs', '+inf', 2, 'BYSCORE', 'REV', 'LIMIT', 1, 2],
+      ['ZRANGESTORE', 'd5', 'lex', '[b', '(e', 'BYLEX'],
+      ['ZRANGESTORE', 'd6', 'lex', '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, 2],
+      ['ZRANGESTORE', 'd1', 'zs', 100, 200], // empty: d1 deleted
+      ['ZRANGESTORE', 'd7', 'nokey', 0, -1],
+      ['ZDIFFSTORE', 'df1', 3, 'zs', 'zo', 'so'],
+      ['ZDIFFSTORE', 'df2', 2, 'sfirst', 'zo'],
+      ['ZDIFFSTORE', 'df3', 1, 'zs'],
+      ['ZDIFFSTORE', 'zs', 2, 'zs', 'so'], // destination among the inputs
+      ['GEOSEARCHSTORE', 'g1', 'geo', 'FROMLONLAT', 15, 37, 'BYRADIUS', 200, 'km', 'ASC'],
+      [
+        'GEOSEARCHSTORE',
+        'g2',
+        'geo',
+        'FROMMEMBER',
+        'Palermo',
+        'BYRADIUS',
+        600,
+        'km',
+        'COUNT',
+        2,
+        'DESC',
+        'STOREDIST',
+      ],
+      ['GEOSEARCHSTORE', 'g3', 'geo', 'FROMMEMBER', 'Roma', 'BYRADIUS', 1, 'm', 'COUNT', 1],
+    ];
+    for (const cmd of cases) await both(cmd);
+    const r = await compareServers(src.client, old.client);
+    expect(r.diffs).toEqual([]);
+    expect(r.keysCompared).toBeGreaterThan(12);
+    expect(() =>
+      translateCommand(
+        ['GEOSEARCHSTORE', 'g', 'geo', 'FROMLONLAT', '15', '37', 'BYBOX', '400', '400', 'km'].map((a) =>
+          Buffer.from(a),
+        ),
+        ctx,
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TARGET_UNSUPPORTED',
+        message: expect.stringMatching(/BYBOX.*5\.0\.7/),
+      }),
+    );
+  });
+
+  it("XCLAIM of a deleted pending entry (7.0+'s PEL cleanup) drops it from the PEL", async () => {
+    ctx = { ...ctx, sourceVersion: 70015 };
+    await src.client.flushall();
+    await old.client.flushall();
+    for (const cmd of [
+      ['XADD', 'xc', '1-0', 'f', 'v'],
+      ['XADD', 'xc', '2-0', 'f', 'v'],
+      ['XADD', 'xc', '3-0', 'f', 'v'],
+      ['XGROUP', 'CREATE', 'xc', 'g', '0'],
+      // What XREADGROUP replicates on every version.
+      [
+        'XCLAIM',
+        'xc',
+        'g',
+        'c',
+        0,
+        '1-0',
+        'TIME',
+        1_700_000_000_000,
+        'RETRYCOUNT',
+        1,
+        'FORCE',
+        'JUSTID',
+        'LASTID',
+        '1-0',
+      ],
+      [
+        'XCLAIM',
+        'xc',
+        'g',
+        'c',
+        0,
+        '2-0',
+        'TIME',
+        1_700_000_000_000,
+        'RETRYCOUNT',
+        1,
+        'FORCE',
+        'JUSTID',
+        'LASTID',
+        '2-0',
+      ],
+      [
+        'XCLAIM',
+        'xc',
+        'g',
+        'c',
+        0,
+        '3-0',
+        'TIME',
+        1_700_000_000_000,
+        'RETRYCOUNT',
+        1,
+        'FORCE',
+        'JUSTID',
+        'LASTID',
+        '3-0',
+      ],
+      ['XDEL', 'xc', '1-0'],
+      // What a 7.0 source replicates for XAUTOCLAIM xc g c2 0 0-0 after that XDEL.
+      [
+        'XCLAIM',
+        'xc',
+        'g',
+        'c',
+        0,
+        '1-0',
+        'TIME',
+        1_700_000_000_000,
+        'RETRYCOUNT',
+        1,
+        'FORCE',
+        'JUSTID',
+        'LASTID',
+        '3-0',
+      ],
+      [
+        'XCLAIM',
+        'xc',
+        'g',
+        'c2',
+        0,
+        '2-0',
+        'TIME',
+        1_700_000_000_001,
+        'RETRYCOUNT',
+        2,
+        'FORCE',
+        'JUSTID',
+        'LASTID',
+        '3-0',
+      ],
+    ] as (string | number)[][])
+      await both(cmd);
+    // id, owner, delivery count (the idle time differs by the milliseconds between the servers' clocks).
+    const pel = async (c: Redis) =>
+      ((await c.call('XPENDING', 'xc', 'g', '-', '+', 10)) as unknown[][]).map((e) => [e[0], e[1], e[3]]);
+    expect(await pel(old.client)).toEqual(await pel(src.client));
+    expect(await pel(old.client)).toEqual([
+      ['2-0', 'c2', 2],
+      ['3-0', 'c', 1],
+    ]);
+  });
 });
 
 describe.skipIf(!r74 || !r50)('RESTORE of 7.4 payloads into older targets', () => {
