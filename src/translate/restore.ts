@@ -79,7 +79,8 @@ function rewritePayload(
     {
       chunkElements: CHUNK_ELEMENTS,
       chunkBytes: Math.max(1024, Math.min(CHUNK_BYTES, t.protoMaxBulkLen >>> 1)),
-      fieldTtl: t.hasCommand('hpexpireat'),
+      // As the snapshot's sink decides it: the command table may answer yes when unreadable (ACL).
+      fieldTtl: t.hasCommand('hpexpireat') && t.versionNum >= (t.family === 'valkey' ? 90000 : 70400),
       // skip-key decides per key in the snapshot only; here (as for HPEXPIRE) it stops like 'error'.
       hashFieldTtl: c.hashFieldTtl === 'skip-key' ? 'error' : (c.hashFieldTtl ?? 'error'),
       streamV2: t.versionNum >= 70000,
@@ -97,6 +98,13 @@ function rewritePayload(
           'ERR_TARGET_UNSUPPORTED',
           `the source replicated RESTORE of a module value (${m.module?.name ?? 'unknown module'}) in a payload the target ${t.family} ${versionText(t.versionNum)} cannot load (${refused}); a module value cannot be rewritten as commands`,
           { hint: 'migrate into a target of the same family and version or newer, with the module loaded' },
+        );
+      // Streams need XADD (5.0+); the snapshot's precheck refuses them the same way.
+      if (m.type === 'stream' && (t.versionNum < 50000 || !t.hasCommand('xadd')))
+        throw new ReplicantError(
+          'ERR_TARGET_UNSUPPORTED',
+          `the source replicated RESTORE of a stream; the target ${t.family} ${versionText(t.versionNum)} has no streams`,
+          { hint: 'migrate into Redis 5.0+ or Valkey' },
         );
       rw.begin(key);
     },

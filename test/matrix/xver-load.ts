@@ -122,7 +122,18 @@ export async function crossVersionStreamLoad(
     await call('ZRANGESTORE', k('zs:r1'), k('zs'), 1, 2);
     await call('ZRANGESTORE', k('zs:r2'), k('zs'), '+inf', '(1', 'BYSCORE', 'REV', 'LIMIT', 0, 2);
     await call('ZDIFFSTORE', k('zs:d'), 2, k('zs'), k('zso'));
-    await call('GEOSEARCHSTORE', k('geo:s'), k('geo'), 'FROMLONLAT', 15, 37, 'BYRADIUS', 200, 'km', 'STOREDIST');
+    await call(
+      'GEOSEARCHSTORE',
+      k('geo:s'),
+      k('geo'),
+      'FROMLONLAT',
+      15,
+      37,
+      'BYRADIUS',
+      200,
+      'km',
+      'STOREDIST',
+    );
     await call('XAUTOCLAIM', k('xc'), 'g', 'bob', 0, '0-0');
   }
 

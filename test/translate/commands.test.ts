@@ -232,6 +232,19 @@ describe('translateCommand', () => {
       ['SET', 'k', 'hello'],
       ['PEXPIREAT', 'k', '1800000000000'],
     ]);
+    // A stream payload (type 15, empty body is enough to reach the type check) into a target without streams.
+    const stream = buildDumpPayload(15, Buffer.from([0, 0, 0, 0, 0, 0]), 9);
+    expect(() =>
+      translateCommand([Buffer.from('RESTORE'), Buffer.from('k'), Buffer.from('0'), stream] as Buffer[], {
+        target: { ...caps(40000, ['xadd']), maxRdbVersion: 8 },
+        now: () => NOW,
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TARGET_UNSUPPORTED',
+        message: expect.stringMatching(/stream.*4\.0\.0/),
+      }),
+    );
     const bad = Buffer.from(v11);
     bad[3] ^= 1;
     expect(() => r(['RESTORE', 'k', '0', bad], 70000)).toThrow(
