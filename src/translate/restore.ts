@@ -118,7 +118,14 @@ function rewritePayload(
   try {
     decodeDumpPayload(payload, visitor, { db: c.db ?? 0, key });
   } catch (e) {
-    if (e instanceof ReplicantError && !(e instanceof RdbError)) throw e;
+    // The Rewriter's refusal (a field-TTL hash per --hash-field-ttl) names the key, not the command.
+    if (e instanceof ReplicantError && !(e instanceof RdbError))
+      throw e.message.startsWith('the source replicated')
+        ? e
+        : new ReplicantError(e.code, `the source replicated RESTORE of ${e.message}`, {
+            ...(e.hint !== undefined ? { hint: e.hint } : {}),
+            cause: e,
+          });
     throw new ReplicantError(
       'ERR_TARGET_UNSUPPORTED',
       `the source replicated RESTORE with a payload the target ${t.family} ${versionText(t.versionNum)} cannot load (${refused}) and replicant cannot decode it: ${(e as Error).message}`,

@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CliResult, cliBuilt, runCli } from '../helpers/cli.js';
+import { type CliResult, cliBuilt, parseCliError, runCli } from '../helpers/cli.js';
 import { compareServers, type Diff } from '../helpers/compare.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { type ServerBuild, serverBuilds, versionNum } from '../helpers/versions.js';
@@ -89,6 +89,75 @@ describe.skipIf(!cliBuilt())('stream phase across versions (issue #13)', () => {
             diffs,
             `${sn} → ${tn}: ${JSON.stringify(diffs.slice(0, 8))}\n${r.stderr.slice(-3000)}`,
           ).toEqual([]);
+          expect(r.code, r.stderr.slice(-2000)).toBe(0);
+        } finally {
+          (child as ChildProcess | null)?.kill('SIGKILL');
+          if (!r) await done;
+        }
+      },
+      180_000,
+    );
+  }
+
+  // A 7.4 hash with field TTLs arrives by RESTORE in the stream: the snapshot's --hash-field-ttl choices.
+  const s74 = build('redis-7.4');
+  const t70 = build('redis-7.0');
+  for (const mode of ['error', 'strip'] as const) {
+    it.skipIf(!s74 || !t70)(
+      `redis-7.4 → redis-7.0: RESTORE of a hash with field TTLs, --hash-field-ttl ${mode}`,
+      async () => {
+        const src = await start(s74!);
+        const dst = await start(t70!);
+        await src.client.set('before', 'snapshot');
+        let child: ChildProcess | null = null;
+        let exited = false;
+        const args = ['--source', src.url, '--target', dst.url, '--no-progress', '--hash-field-ttl', mode];
+        const done: Promise<CliResult> = runCli(args, {
+          onSpawn: (c) => {
+            child = c;
+          },
+          timeoutMs: 120_000,
+        }).then((r) => {
+          exited = true;
+          return r;
+        });
+        let r: CliResult | null = null;
+        try {
+          const deadline = Date.now() + 30_000;
+          while ((await dst.client.get('before')) !== 'snapshot') {
+            if (Date.now() > deadline || exited)
+              throw new Error(`snapshot did not arrive: ${(await done).stderr}`);
+            await new Promise((res) => setTimeout(res, 50));
+          }
+          // The payload is made on another 7.4 server: an HEXPIRE on the source would be replicated
+          // (and decided by --hash-field-ttl) before the RESTORE this test is about.
+          const side = await start(s74!);
+          await side.client.hset('fh', 'keep', '1', 'timed', '2');
+          await side.client.call('HEXPIRE', 'fh', 600, 'FIELDS', 1, 'timed');
+          const p = await side.client.dumpBuffer('fh');
+          await src.client.call('RESTORE', 'fh:copy', 0, p);
+          expect(await src.client.call('HTTL', 'fh:copy', 'FIELDS', 1, 'timed')).not.toEqual([-1]);
+          await src.client.set('after', 'marker');
+          if (mode === 'error') {
+            r = await done;
+            expect(r.code).not.toBe(0);
+            const e = parseCliError(r.stderr)!;
+            expect(e.code).toBe('ERR_TARGET_UNSUPPORTED');
+            expect(e.message).toMatch(/replicated RESTORE of hash .*fh:copy.* has fields with their own TTL/);
+            expect(e.hint).toMatch(/--hash-field-ttl/);
+            expect(await dst.client.exists('fh:copy')).toBe(0); // stopped before writing it
+            return;
+          }
+          const deadline2 = Date.now() + 30_000;
+          while ((await dst.client.get('after')) !== 'marker') {
+            if (Date.now() > deadline2 || exited)
+              throw new Error(`stream did not arrive: ${(await done).stderr}`);
+            await new Promise((res) => setTimeout(res, 50));
+          }
+          expect(await dst.client.hgetall('fh:copy')).toEqual({ keep: '1', timed: '2' });
+          expect(await dst.client.pttl('fh:copy')).toBe(-1);
+          (child as ChildProcess | null)?.kill('SIGTERM');
+          r = await done;
           expect(r.code, r.stderr.slice(-2000)).toBe(0);
         } finally {
           (child as ChildProcess | null)?.kill('SIGKILL');
