@@ -117,7 +117,10 @@ export async function crossVersionStreamLoad(
   for (let i = 1; i <= 3; i++) await call('XADD', k('xc'), `${i}-0`, 'f', `v${i}`);
   await call('XGROUP', 'CREATE', k('xc'), 'g', '0');
   await call('XREADGROUP', 'GROUP', 'g', 'alice', 'COUNT', 3, 'STREAMS', k('xc'), '>');
-  await call('XDEL', k('xc'), '1-0');
+  // A pending entry deleted, then XAUTOCLAIM: 7.0+ drop it from the PEL and replicate that as an XCLAIM
+  // of the deleted ID. 6.2 keeps it pending, which a 7.0+ target cannot hold (its XCLAIM of a deleted ID
+  // drops it too; README, Stream-phase commands): only from 7.0+ sources.
+  if (sv >= 70000) await call('XDEL', k('xc'), '1-0');
   if (sv >= 60200) {
     await call('ZRANGESTORE', k('zs:r1'), k('zs'), 1, 2);
     await call('ZRANGESTORE', k('zs:r2'), k('zs'), '+inf', '(1', 'BYSCORE', 'REV', 'LIMIT', 0, 2);
