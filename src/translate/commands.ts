@@ -12,13 +12,25 @@
  *    `XSETID`/`XGROUP … ENTRIESREAD` extras on < 7.0 dropped (those counters do not exist there);
  *    `LMOVE`/`BLMOVE` on < 6.2 → `RPOPLPUSH` or a script; `LPOP/RPOP key count` on < 6.2 → count pops;
  *    `COPY` on < 6.2 → a DUMP/RESTORE script. Hash field TTL commands (7.4+: `HEXPIRE`, `HPEXPIRE`,
- *    `HEXPIREAT`, `HPEXPIREAT`, `HPERSIST`; 8.0: `HSETEX`) on a target without them follow
+ *    `HEXPIREAT`, `HPEXPIREAT`, `HPERSIST`; 8.0: `HSETEX`, `HGETEX`) on a target without them follow
  *    `--hash-field-ttl`: `strip` drops the TTL part (`HSETEX` → `HSET`), `error` and `skip-key` stop
- *    (skip-key decides per key in the snapshot; a TTL set later would leave a half-skipped key). Anything else the target's command table lacks stops the
- *    run with ERR_TARGET_UNSUPPORTED naming the command and the target version — never dropped.
+ *    (skip-key decides per key in the snapshot; a TTL set later would leave a half-skipped key).
+ * 3. Issue #13: what newer sources replicate that older targets refuse. A replicated command already
+ *    did its work on the source (its NX/GT condition held), so the target only needs the effect:
+ *    `PEXPIREAT … NX|XX|GT|LT` (7.0+'s form of `EXPIRE … NX`) on < 7.0 → plain; `ZADD GT|LT` on < 6.2 →
+ *    a per-member script; `XADD`/`XTRIM` `LIMIT` with an exact trim dropped everywhere (6.2+ rewrite
+ *    `~` to `=` and keep LIMIT, which a client may not send), `MINID` on < 6.2 → a script, `NOMKSTREAM`
+ *    on < 6.2 dropped; `SET … IFEQ` → `SET`; `HGETDEL` → `HDEL`; `ZRANGESTORE`/`ZDIFFSTORE` on < 6.2 →
+ *    scripts, `GEOSEARCHSTORE … BYRADIUS` → `GEORADIUS … STORE`; a 7.0+ source's XCLAIM PEL cleanup on
+ *    < 7.0 → XACK of the deleted IDs; `RESTORE` of a payload the target cannot load → decoded and
+ *    rewritten (restore.ts). Anything else the target's command table lacks, and the forms with no
+ *    older equivalent (`COPY … DB`, `GEOSEARCHSTORE … BYBOX|ANY`, 8.2's `BITOP DIFF…`), stop the run
+ *    with ERR_TARGET_UNSUPPORTED naming the command and the target version, before it is written —
+ *    never dropped.
  *
  * What each source version propagates was read from redis/redis src/t_string.c, expire.c, t_stream.c
- * (`alsoPropagate`/`rewriteClientCommandVector` calls) of 5.0, 6.2 and 7.0.
+ * (`alsoPropagate`/`rewriteClientCommandVector` calls) of 5.0, 6.2 and 7.0, and checked on the
+ * replication streams of 5.0.7, 6.2.5, 7.0.15, 7.2.4, 7.4.1 and Valkey 9.1.2 (`redis-cli --replica`).
  */
 import { ReplicantError } from '../errors.js';
 import type { TargetCaps } from '../sinks/types.js';

@@ -50,6 +50,11 @@ export function translateRestore(argv: Buffer[], c: TranslateContext): Buffer[][
   } as KeyMeta;
   const refused = restoreRefusal(meta, t) ?? (payload.length > t.protoMaxBulkLen ? 'size' : null);
   if (refused === null) {
+    if (t.versionNum < 50000 && argv.length > 4) {
+      // Before 5.0 RESTORE has REPLACE only (no ABSTTL, IDLETIME, FREQ): the time left, counted now.
+      const left = ttl > 0 && abs ? Math.max(1, ttl - c.now()) : ttl;
+      return [[argv[0]!, key, B(String(left)), payload, ...(replace ? [B('REPLACE')] : [])]];
+    }
     if (ttl <= 0 || abs || t.versionNum < 50000) return [argv];
     // Relative (pre-7.0 source): absolute from now, like every other relative expiry.
     return [[argv[0]!, key, B(String(c.now() + ttl)), payload, ...argv.slice(4), B('ABSTTL')]];

@@ -221,6 +221,9 @@ describe('translateCommand', () => {
     expect(r(['RESTORE', 'k', '1800000000000', v9, 'ABSTTL'], 50000)).toEqual([
       ['RESTORE', 'k', '1800000000000', lat(v9), 'ABSTTL'],
     ]);
+    expect(r(['RESTORE', 'k', String(NOW + 700), v9, 'ABSTTL', 'REPLACE', 'IDLETIME', '5'], 40000)).toEqual([
+      ['RESTORE', 'k', '700', lat(v9), 'REPLACE'],
+    ]);
     // caps() says maxRdbVersion 9: a v11 payload is "version or checksum are wrong" there.
     expect(r(['RESTORE', 'k', '0', v11], 70000)).toEqual([['SET', 'k', 'hello']]);
     expect(r(['RESTORE', 'k', '5000', v11, 'REPLACE', 'IDLETIME', '9'], 70000)).toEqual([
