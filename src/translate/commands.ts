@@ -164,12 +164,14 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
     case 'HPERSIST':
     case 'HSETEX':
       if (c.target.hasCommand(name.toLowerCase())) return [argv];
+      // Redis 7.4 has field TTLs but not HSETEX (Valkey 9 / Redis 8.0 replicate it).
+      if (name === 'HSETEX' && hasFieldTtls(c.target)) return translateHsetex(argv, c);
       return translateFieldTtl(name, argv, c);
     case 'HGETEX':
       // Redis 8.0 / Valkey 9 (Valkey replicates it as HPEXPIREAT/HPERSIST; this is for a source that
       // sends it as is): only the fields' TTLs change, so it is HPEXPIREAT or HPERSIST where those exist.
       if (c.target.hasCommand('hgetex')) return [argv];
-      if (!c.target.hasCommand('hpexpireat')) return translateFieldTtl(name, argv, c);
+      if (!hasFieldTtls(c.target)) return translateFieldTtl(name, argv, c);
       return translateHgetex(argv, c);
     case 'ZRANGESTORE':
     case 'ZDIFFSTORE':
@@ -559,4 +561,51 @@ function translateXclaim(argv: Buffer[], c: TranslateContext): Buffer[][] {
       ...argv.slice(5),
     ],
   ];
+}
+
+/** HPEXPIREAT and HPERSIST (Redis 7.4+, Valkey 9+), version-gated like the snapshot's sink. */
+function hasFieldTtls(t: TargetCaps): boolean {
+  return t.hasCommand('hpexpireat') && t.versionNum >= (t.family === 'valkey' ? 90000 : 70400);
+}
+
+/** HSETEX … KEEPTTL: each field set, its TTL (if any) put back (HSET clears a field's TTL). */
+const HSETEX_KEEPTTL_SCRIPT =
+  'local k = KEYS[1] for i = 1, #ARGV, 2 do ' +
+  'local t = redis.call("HPEXPIRETIME", k, "FIELDS", 1, ARGV[i])[1] ' +
+  'redis.call("HSET", k, ARGV[i], ARGV[i + 1]) ' +
+  'if t and t > 0 then redis.call("HPEXPIREAT", k, t, "FIELDS", 1, ARGV[i]) end end return 1';
+
+/**
+ * HSETEX key [NX|XX] [FNX|FXX] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] FIELDS n f v … on a target with
+ * field TTLs but without HSETEX: HSET (which clears the fields' TTLs, as HSETEX without a TTL does),
+ * then HPEXPIREAT; KEEPTTL by a script. The conditions held on the source: dropped.
+ */
+function translateHsetex(argv: Buffer[], c: TranslateContext): Buffer[][] {
+  let at: number | null = null;
+  let keep = false;
+  let i = 2;
+  for (; i < argv.length; i++) {
+    const o = up(argv[i]);
+    if (o === 'FIELDS') break;
+    if (o === 'KEEPTTL') keep = true;
+    else if (o === 'EX' || o === 'PX' || o === 'EXAT' || o === 'PXAT') {
+      const n = num(argv[++i]);
+      at = o === 'EX' ? c.now() + n * 1000 : o === 'PX' ? c.now() + n : o === 'EXAT' ? n * 1000 : n;
+    }
+  }
+  if (i >= argv.length) throw unsupported('HSETEX', c.target, ' without FIELDS');
+  const n = num(argv[i + 1]);
+  const pairs = argv.slice(i + 2, i + 2 + 2 * n);
+  if (keep) return [[B('EVAL'), B(HSETEX_KEEPTTL_SCRIPT), B('1'), argv[1]!, ...pairs]];
+  const out: Buffer[][] = [[B('HSET'), argv[1]!, ...pairs]];
+  if (at !== null)
+    out.push([
+      B('HPEXPIREAT'),
+      argv[1]!,
+      B(String(at)),
+      B('FIELDS'),
+      B(String(n)),
+      ...pairs.filter((_, j) => j % 2 === 0),
+    ]);
+  return out;
 }

@@ -393,3 +393,53 @@ describe.skipIf(!r74 || !r50)('RESTORE of 7.4 payloads into older targets', () =
     expect(same).toEqual([argv]);
   });
 });
+
+const vk9 = builds.find((b) => b.name === 'valkey-9');
+
+describe.skipIf(!vk9 || !r74)('HSETEX (Valkey 9) into Redis 7.4, which has field TTLs but no HSETEX', () => {
+  let vk: TestServer;
+  let r: TestServer;
+  beforeAll(async () => {
+    vk = await startRedis({}, { binary: vk9!.path });
+    r = await startRedis({}, { binary: r74!.path });
+  });
+  afterAll(async () => {
+    await vk?.stop();
+    await r?.stop();
+  });
+
+  it('sets the fields and their TTLs as Valkey does (PXAT, EX, KEEPTTL, none, FNX)', async () => {
+    const ctx: TranslateContext = { target: await capsOf(r.client), now: Date.now };
+    expect(ctx.target.hasCommand('hsetex')).toBe(false);
+    const at = Date.now() + 600_000;
+    const cmds: (string | number)[][] = [
+      ['HSET', 'h', 'plain', '0'],
+      ['HSETEX', 'h', 'PXAT', at, 'FIELDS', 2, 'a', '1', 'b', '2'],
+      ['HSETEX', 'h', 'EX', 900, 'FIELDS', 1, 'c', '3'],
+      ['HSETEX', 'h', 'KEEPTTL', 'FIELDS', 2, 'a', 'one', 'plain', 'zero'],
+      ['HSETEX', 'h', 'FIELDS', 1, 'b', 'two'], // no TTL option: b's TTL goes
+      ['HSETEX', 'h', 'FNX', 'PXAT', at + 5000, 'FIELDS', 1, 'd', '4'],
+    ];
+    for (const cmd of cmds) {
+      await vk.client.call(String(cmd[0]), ...cmd.slice(1));
+      await apply(
+        r.client,
+        translateCommand(
+          cmd.map((a) => Buffer.from(String(a))),
+          ctx,
+        ),
+      );
+    }
+    const fields = ['plain', 'a', 'b', 'c', 'd'];
+    expect(await r.client.hgetall('h')).toEqual(await vk.client.hgetall('h'));
+    const ttl = async (c: Redis) =>
+      (await c.call('HPEXPIRETIME', 'h', 'FIELDS', fields.length, ...fields)) as number[];
+    const want = await ttl(vk.client);
+    const got = await ttl(r.client);
+    expect(want.map((t) => t > 0)).toEqual([false, true, false, true, true]);
+    expect(want[1]).toBe(at);
+    // c's EX 900 was made absolute on each side a few milliseconds apart.
+    for (let i = 0; i < fields.length; i++)
+      expect(Math.abs(got[i]! - want[i]!), fields[i]).toBeLessThanOrEqual(1000);
+  });
+});
