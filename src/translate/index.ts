@@ -8,7 +8,7 @@
  * translations are spliced in place. Snapshot calls pass through untouched (the sink chooses RESTORE
  * or rewrite per key).
  */
-import type { CommandRecord, Sink } from '../records.js';
+import type { CommandRecord, KeyMeta, Sink } from '../records.js';
 import { PassThroughSink } from '../sinks/pass-through.js';
 import type { TargetCaps } from '../sinks/types.js';
 import { type TranslateContext, translateCommand } from './commands.js';
@@ -24,6 +24,8 @@ export interface TranslateOptions {
   skipFunctions?: boolean;
   /** --hash-field-ttl: what field TTL commands become on a target without them. */
   hashFieldTtl?: TranslateContext['hashFieldTtl'];
+  /** The source's version when known (see TranslateContext.sourceVersion). */
+  sourceVersion?: number;
   /** skip-key: keys the snapshot skipped (the sink's record of them). */
   skippedKey?: TranslateContext['skippedKey'];
 }
@@ -41,7 +43,21 @@ export class TranslatingSink extends PassThroughSink {
       skipFunctions: opts.skipFunctions ?? false,
       hashFieldTtl: opts.hashFieldTtl ?? 'error',
       ...(opts.skippedKey ? { skippedKey: opts.skippedKey } : {}),
+      ...(opts.sourceVersion !== undefined ? { sourceVersion: opts.sourceVersion } : {}),
     };
+  }
+  /**
+   * Without a source version from the caller, the snapshot's format tells the one boundary that
+   * matters (7.0, see TranslateContext.sourceVersion): RDB 10 came with Redis 7.0, and Valkey forked
+   * from 7.2. Exact at that boundary; an empty snapshot leaves it unknown (commands pass as they are).
+   */
+  override keyStart(meta: KeyMeta): void {
+    if (this.opts.sourceVersion === undefined) {
+      const floor =
+        meta.family === 'valkey' || meta.rdbVersion >= 11 ? 70200 : meta.rdbVersion >= 10 ? 70000 : 50000;
+      if (floor > (this.ctx.sourceVersion ?? 0)) this.ctx.sourceVersion = floor;
+    }
+    this.inner.keyStart(meta);
   }
   override command(rec: CommandRecord): void {
     this.ctx.db = rec.db;

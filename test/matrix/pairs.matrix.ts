@@ -14,6 +14,7 @@ import { compareServers, type Diff } from '../helpers/compare.js';
 import { runWriteLoad, seedAllTypes } from '../helpers/seed.js';
 import { startRedis, type TestServer } from '../helpers/server.js';
 import { SERVER_CACHE, type ServerBuild, serverBuilds, versionNum } from '../helpers/versions.js';
+import { crossVersionStreamLoad } from './xver-load.js';
 
 const HEARTBEAT = 'DTS_REDIS_TIMESTAMP_HEARTBEAT';
 const builds = serverBuilds();
@@ -65,8 +66,11 @@ async function waitEqual(src: TestServer, dst: TestServer, functions: boolean, s
 }
 
 /** Writes whose replicated form differs by source version, and that old targets need translated. */
-async function streamPhaseCommands(src: TestServer, sv: number): Promise<void> {
+async function streamPhaseCommands(src: TestServer, sv: number, family: 'redis' | 'valkey'): Promise<void> {
   const c = src.client;
+  // DUMP/RESTORE (the source's payload version), EXPIRE NX/GT, ZADD GT/LT, XTRIM MINID, GETEX/GETDEL,
+  // LMPOP, SET … GET…, each guarded by the source version (issue #13).
+  await crossVersionStreamLoad(c, sv, family);
   await c.set('tr:px', 'v', 'PX', 600_000); // relative before 7.0, PXAT after
   await c.setex('tr:setex', 600, 'v');
   await c.set('tr:exp', 'v');
@@ -147,7 +151,7 @@ describe.skipIf(!cliBuilt() || builds.length === 0)('version matrix: live sync',
             `${s.name} → ${t.name} after the snapshot: ${JSON.stringify(first.slice(0, 5))}`,
           ).toEqual([]);
           // Stream phase for sure now: the commands whose form depends on the versions.
-          await streamPhaseCommands(src, sv);
+          await streamPhaseCommands(src, sv, s.family);
           await runWriteLoad(src.client, { ops: 1000, dbs: [0, 3], serverVersion: sv, batch: 20, seed: 7 });
           const diffs = await waitEqual(src, dst, functions && tv >= 70000, s.name);
           (child as ChildProcess | null)?.kill('SIGTERM');
