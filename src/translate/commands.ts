@@ -23,7 +23,8 @@
  *    on < 6.2 dropped; `SET … IFEQ` → `SET`; `HGETDEL` → `HDEL`; `ZRANGESTORE`/`ZDIFFSTORE` on < 6.2 →
  *    scripts, `GEOSEARCHSTORE … BYRADIUS` → `GEORADIUS … STORE`; a 7.0+ source's XCLAIM PEL cleanup on
  *    < 7.0 → XACK of the deleted IDs; `RESTORE` of a payload the target cannot load → decoded and
- *    rewritten (restore.ts). Anything else the target's command table lacks, and the forms with no
+ *    rewritten (restore.ts); `SPUBLISH` on a target without sharded pub/sub dropped (nobody there can
+ *    be subscribed to it). Anything else the target's command table lacks, and the forms with no
  *    older equivalent (`COPY … DB`, `GEOSEARCHSTORE … BYBOX|ANY`, 8.2's `BITOP DIFF…`), stop the run
  *    with ERR_TARGET_UNSUPPORTED naming the command and the target version, before it is written —
  *    never dropped.
@@ -187,6 +188,10 @@ export function translateCommand(argv: Buffer[], c: TranslateContext): Buffer[][
     }
     case 'XCLAIM':
       return translateXclaim(argv, c);
+    case 'SPUBLISH':
+      // 7.0+ sharded pub/sub, replicated by the source. A target without it has no SSUBSCRIBE, so no
+      // client there can receive it: dropped (PUBLISH would reach SUBSCRIBE clients, which it never does).
+      return c.target.hasCommand('spublish') ? [argv] : [];
     case 'FUNCTION':
       if (c.skipFunctions) return [];
       if (v < 70000 || !c.target.hasCommand('function'))

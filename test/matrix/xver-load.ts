@@ -104,6 +104,8 @@ export async function crossVersionStreamLoad(
   // LMPOP / ZMPOP and the blocking forms (7.0+: replicated as LPOP/RPOP/ZPOPMIN/ZPOPMAX with count).
   await c.rpush(k('l'), 'a', 'b', 'c', 'd', 'e', 'f', 'g');
   if (sv >= 70000) {
+    // Sharded pub/sub is replicated too; a target without it drops it (no data, but it stopped runs).
+    await call('SPUBLISH', k('ch'), 'message');
     await call('LMPOP', 2, k('l:none'), k('l'), 'LEFT', 'COUNT', 2);
     await call('BLMPOP', 1, 1, k('l'), 'RIGHT', 'COUNT', 2);
     await call('ZMPOP', 1, k('zp'), 'MIN', 'COUNT', 2);

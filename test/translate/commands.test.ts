@@ -46,6 +46,14 @@ describe('translateCommand', () => {
     expect(t(['HSET', 'h', 'f', 'v'], 50000)).toEqual([['HSET', 'h', 'f', 'v']]);
   });
 
+  it('SPUBLISH (7.0+ sharded pub/sub, replicated by the source) is dropped on a target without it', () => {
+    // Found by hand: a 7.4 source into 5.0 stopped with ERR_TARGET_UNSUPPORTED at the first SPUBLISH.
+    // No client of such a target can be subscribed to a sharded channel, so nothing is lost; PUBLISH
+    // would reach SUBSCRIBE clients of the same name, which SPUBLISH never does.
+    expect(t(['SPUBLISH', 'ch', 'm'], 50000, ['spublish'])).toEqual([]);
+    expect(t(['SPUBLISH', 'ch', 'm'], 70000)).toEqual([['SPUBLISH', 'ch', 'm']]);
+  });
+
   it('older targets get equivalents', () => {
     expect(t(['SET', 'k', 'v', 'PXAT', '123'], 60000)).toEqual([
       ['SET', 'k', 'v'],
