@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CODES, REPLIES } from '../../src/error-codes.js';
+import { CODES, REPLIES, REPLY_OTHER, REPLY_TEXT_RULES } from '../../src/error-codes.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -69,10 +69,11 @@ describe('error catalogue', () => {
     }
   });
 
-  test('every catalogued code is used in src/ (no stale entries)', () => {
+  test('every catalogued code is used in src/ or names a reply (no stale entries)', () => {
     const used = codesInSource();
     for (const [c, files] of used)
       if (files.every((f) => f === path.join('src', 'error-codes.ts'))) used.delete(c);
+    for (const r of [...Object.values(REPLIES), ...REPLY_TEXT_RULES, REPLY_OTHER]) used.set(r.code, []);
     expect(Object.keys(CODES).filter((c) => !used.has(c))).toEqual([]);
   });
 
