@@ -186,7 +186,7 @@ export const CODES = {
   ERR_TARGET_CLUSTERDOWN: {
     class: 'backoff',
     meaning:
-      'the target cluster kept refusing a write (CLUSTERDOWN, TRYAGAIN, an unreachable master) for 120 s',
+      'the target cluster kept refusing a write (CLUSTERDOWN, TRYAGAIN, LOADING, BUSY, READONLY, an unreachable master) for 120 s',
     hint: 'check CLUSTER INFO on the target (cluster_state, unassigned slots, a failed master without a replica) and rerun',
   },
   ERR_TARGET_LOADING: {
