@@ -107,13 +107,12 @@ export function classifyReplyError(err: unknown): ReplyClass {
   const msg = err.message;
   const info = replyInfo(err.prefix, msg);
   let hint = info.hint;
-  // The command the server names makes the hint exact.
-  if (info.code === 'ERR_TARGET_NOPERM' || info.code === 'ERR_TARGET_UNSUPPORTED') {
-    const cmd = commandInReply(msg);
-    hint =
-      info.code === 'ERR_TARGET_NOPERM'
-        ? `the target's ACL user may not run ${cmd ? `'${cmd}'` : 'this command'}: ACL SETUSER <user> +${cmd ?? '<command>'} (and ~* for keys)`
-        : hint.replace('this command', cmd ?? 'this command');
-  }
+  // The command the server names makes the catalogue's hint exact.
+  const cmd =
+    info.code === 'ERR_TARGET_NOPERM' || info.code === 'ERR_TARGET_UNSUPPORTED' ? commandInReply(msg) : null;
+  if (cmd !== null)
+    hint = hint
+      .replace('this command', info.code === 'ERR_TARGET_NOPERM' ? `'${cmd}'` : cmd)
+      .replace('<command>', cmd);
   return { action: actionOf(info.class), code: info.code, hint };
 }
