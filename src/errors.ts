@@ -1,9 +1,13 @@
+import type { ErrorCode } from './error-codes.js';
 import { safeText } from './obs/terminal.js';
+
+export type { ErrorClass, ErrorCode } from './error-codes.js';
 
 /**
  * One base error for everything replicant reports to a user.
  *
- * - `code` is stable (documented in README "Error codes"); tests match on it, never on message text.
+ * - `code` is stable (catalogued with its class and meaning in src/error-codes.ts, listed in README
+ *   "Error codes"); tests match on it, never on message text.
  * - `hint` tells the user what to do next; the CLI prints `error [code]: message` then `hint: …`.
  * - `cause` keeps the underlying error (socket error, server reply) for `--debug`.
  * - `exitCode` is what the CLI exits with: 2 for every user-facing error; 1 is reserved for
@@ -11,12 +15,12 @@ import { safeText } from './obs/terminal.js';
  *   complete (EXIT_INCOMPLETE: the target holds part of the data).
  */
 export class ReplicantError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly exitCode: number;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: { hint?: string; cause?: unknown; exitCode?: number } = {},
   ) {

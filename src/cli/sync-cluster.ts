@@ -40,6 +40,7 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
+import { isReconnectable } from '../error-codes.js';
 import { EXIT_INCOMPLETE, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import { keySlot, readTopology, type Shard, type Topology } from '../net/cluster.js';
@@ -448,7 +449,7 @@ export async function runClusterSync(ctx: RunContext, src: Endpoint): Promise<nu
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
           run.synced ||= run.source.link.sync !== null;
-          if (stopping || ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
+          if (stopping || ctx.signal.aborted || !isReconnectable(code, 'source')) throw err;
           if (!run.cw && resumable(run) === null) throw err;
           // Flushed before deciding: the end of a copy may be acknowledged only now.
           await run.head.flush();
@@ -609,14 +610,6 @@ async function planShards(
 function toPosition(cp: TargetCheckpoint): Position {
   return { replid: cp.replid!, offset: cp.offset!, db: cp.db ?? 0 };
 }
-
-const RECONNECTABLE = new Set([
-  'ERR_SOURCE_LOST',
-  'ERR_SOURCE_CONNECTION_LOST',
-  'ERR_SOURCE_CONNECT',
-  'ERR_SOURCE_BUSY',
-  'ERR_CONNECT',
-]);
 
 const PHASES = ['connecting', 'waiting-bgsave', 'snapshot', 'stream'];
 const order = (p: string): number => {

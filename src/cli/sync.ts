@@ -25,6 +25,7 @@ import {
   type TargetCheckpoint,
 } from '../checkpoint/index.js';
 import type { Config } from '../config/index.js';
+import { isReconnectable } from '../error-codes.js';
 import { ConfigError, EXIT_INCOMPLETE, ReplicantError } from '../errors.js';
 import { buildFilters } from '../filters/index.js';
 import {
@@ -254,7 +255,7 @@ export async function runSync(ctx: RunContext): Promise<number> {
         } catch (err) {
           const code = (err as { code?: string }).code ?? '';
           synced ||= source.link.sync !== null;
-          if (ctx.signal.aborted || !RECONNECTABLE.has(code)) throw err;
+          if (ctx.signal.aborted || !isReconnectable(code, 'source')) throw err;
           // Flushed before deciding: the end of a copy may be acknowledged only now.
           await head.flush();
           const from = resumable();
@@ -418,16 +419,6 @@ async function emptyOwnTarget(
 function toPosition(cp: TargetCheckpoint): Position {
   return { replid: cp.replid!, offset: cp.offset!, db: cp.db ?? 0 };
 }
-
-/** Source failures a reconnect can cure (the link or the server went away, or is still loading). */
-const RECONNECTABLE = new Set([
-  'ERR_SENTINEL_UNREACHABLE',
-  'ERR_SOURCE_TIMEOUT',
-  'ERR_SOURCE_LOST',
-  'ERR_SOURCE_CONNECTION_LOST',
-  'ERR_SOURCE_CONNECT',
-  'ERR_SOURCE_BUSY',
-]);
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

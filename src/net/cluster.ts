@@ -5,6 +5,7 @@
  * TRYAGAIN / CLUSTERDOWN and lost connections that both the cluster writer and the cluster source use.
  */
 import calculateSlot from 'cluster-key-slot';
+import { isReconnectable, replyClass } from '../error-codes.js';
 import { ReplicantError, ServerReplyError } from '../errors.js';
 import type { RespValue } from '../resp/index.js';
 import type { RedisConnection } from './connection.js';
@@ -187,8 +188,10 @@ export type Redirect =
 
 /**
  * The one classifier for cluster replies (ioredis lib/cluster's shape): MOVED → update the map and
- * resend; ASK → ASKING + resend once to the named node; TRYAGAIN / CLUSTERDOWN / LOADING / a lost or
- * refused connection → back off, refresh the map, resend. Anything else is not ours to handle ('none').
+ * resend; ASK → ASKING + resend once to the named node; a reply of the class `backoff` (TRYAGAIN,
+ * CLUSTERDOWN, LOADING, BUSY, MASTERDOWN, maxclients), READONLY (`refresh-slots` on a cluster) and a
+ * lost or refused connection → back off, refresh the map, resend. Classes come from src/error-codes.ts.
+ * Anything else is not ours to handle ('none').
  */
 export function classifyRedirect(err: unknown): Redirect {
   if (err instanceof ServerReplyError) {
@@ -205,17 +208,17 @@ export function classifyRedirect(err: unknown): Redirect {
         port: Number(addr.slice(i + 1)),
       };
     }
-    if (p === 'TRYAGAIN') return { kind: 'tryagain' };
-    if (p === 'CLUSTERDOWN') return { kind: 'clusterdown' };
-    if (p === 'LOADING' || p === 'MASTERDOWN') return { kind: 'loading' };
-    // A master demoted by a failover answers writes it still receives this way on some versions.
-    if (p === 'READONLY') return { kind: 'clusterdown' };
-    return { kind: 'none' };
+    // The rest as the catalogue classes the reply on a cluster target (src/error-codes.ts).
+    switch (replyClass(p, err.message, true)) {
+      case 'backoff':
+        return { kind: p === 'TRYAGAIN' ? 'tryagain' : p === 'CLUSTERDOWN' ? 'clusterdown' : 'loading' };
+      case 'refresh-slots':
+        // No new owner named (READONLY from a master a failover demoted): back off, re-read the map.
+        return { kind: 'clusterdown' };
+      default:
+        return { kind: 'none' };
+    }
   }
-  if (
-    err instanceof ReplicantError &&
-    (err.code.endsWith('_CONNECTION_LOST') || err.code.endsWith('CONNECT'))
-  )
-    return { kind: 'connection' };
+  if (err instanceof ReplicantError && isReconnectable(err.code, 'target')) return { kind: 'connection' };
   return { kind: 'none' };
 }

@@ -2,6 +2,7 @@
  * Connection errors (codes the CLI documents) and the one classifier that decides what to do with a
  * server reply error: retry, back off, reconnect, refresh cluster slots, or stop with a hint.
  */
+import { CODES, codeClass, type ErrorClass, replyInfo } from '../error-codes.js';
 import { ReplicantError, ServerReplyError } from '../errors.js';
 
 export type Role = 'source' | 'target';
@@ -85,134 +86,33 @@ export interface ReplyClass {
   hint: string;
 }
 
+/** The catalogue's class under this API's name for it ('fatal' is the class 'stop'). */
+const actionOf = (c: ErrorClass): ReplyAction => (c === 'stop' ? 'fatal' : c);
+
 /**
- * The one place that decides what a failed command means. Call sites supply the handling (resend,
- * delay, slot refresh); this only sorts. Connection-level ReplicantErrors map to `reconnect`.
+ * The one place that decides what a failed command on a standalone target means, as the catalogue
+ * (src/error-codes.ts) says. Call sites supply the handling (resend, delay, slot refresh); this only
+ * sorts. Connection-level ReplicantErrors of the class `reconnect` map to `reconnect`.
  */
 export function classifyReplyError(err: unknown): ReplyClass {
   if (!(err instanceof ServerReplyError)) {
     if (err instanceof ReplicantError) {
-      if (err.code.endsWith('_CONNECTION_LOST') || err.code === 'ERR_CONNECT') {
+      const cls = codeClass(err.code);
+      if (cls === 'reconnect')
         return { action: 'reconnect', code: err.code, hint: err.hint ?? 'reconnect and resend' };
-      }
       return { action: 'fatal', code: err.code, hint: err.hint ?? '' };
     }
-    return {
-      action: 'fatal',
-      code: 'ERR_INTERNAL',
-      hint: 'this is a bug in replicant; rerun with --debug and report it',
-    };
+    return { action: 'fatal', code: 'ERR_INTERNAL', hint: CODES.ERR_INTERNAL.hint };
   }
   const msg = err.message;
-  switch (err.prefix) {
-    case 'MOVED':
-      return {
-        action: 'refresh-slots',
-        code: 'ERR_TARGET_MOVED',
-        hint: 'the cluster slot map changed; refreshing it',
-      };
-    case 'ASK':
-      return {
-        action: 'refresh-slots',
-        code: 'ERR_TARGET_ASK',
-        hint: 'a slot is migrating; resend with ASKING',
-      };
-    case 'TRYAGAIN':
-      return {
-        action: 'backoff',
-        code: 'ERR_TARGET_TRYAGAIN',
-        hint: 'a slot is being resharded; retrying shortly',
-      };
-    case 'CLUSTERDOWN':
-      return {
-        action: 'backoff',
-        code: 'ERR_TARGET_CLUSTERDOWN',
-        hint: 'the target cluster is down; waiting for it',
-      };
-    case 'LOADING':
-      return {
-        action: 'backoff',
-        code: 'ERR_TARGET_LOADING',
-        hint: 'the target is loading its dataset; waiting',
-      };
-    case 'BUSY':
-      return {
-        action: 'backoff',
-        code: 'ERR_TARGET_BUSY',
-        hint: 'the target is running a long script or function; waiting (SCRIPT KILL / FUNCTION KILL frees it)',
-      };
-    case 'MASTERDOWN':
-      return {
-        action: 'backoff',
-        code: 'ERR_TARGET_MASTERDOWN',
-        hint: 'the target lost its master link; waiting',
-      };
-    case 'OOM':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_OOM',
-        hint: 'the target reached maxmemory with a noeviction policy: raise maxmemory (CONFIG SET maxmemory …) or migrate into a bigger target',
-      };
-    case 'READONLY':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_READONLY',
-        hint: 'the target is a replica (read-only): point --target at its master, or make it writable (REPLICAOF NO ONE), then start again with the same --state-dir',
-      };
-    case 'NOPERM': {
-      const cmd = commandInReply(msg);
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_NOPERM',
-        hint: `the target's ACL user may not run ${cmd ? `'${cmd}'` : 'this command'}: ACL SETUSER <user> +${cmd ?? '<command>'} (and ~* for keys)`,
-      };
-    }
-    case 'NOAUTH':
-    case 'WRONGPASS':
-      return {
-        action: 'fatal',
-        code: 'ERR_AUTH',
-        hint: 'check the password / ACL user in the target URL',
-      };
-    case 'MISCONF':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_MISCONF',
-        hint: 'the target refuses writes because its last BGSAVE failed (stop-writes-on-bgsave-error): fix its disk space, permissions or `dir` (see its log), run BGSAVE until it succeeds (or CONFIG SET stop-writes-on-bgsave-error no), then start again with the same --state-dir',
-      };
-    case 'BUSYKEY':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_BUSYKEY',
-        hint: 'the key already exists on the target: use --on-conflict overwrite (replace it) or --on-conflict skip (keep it)',
-      };
-    case 'WRONGTYPE':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_WRONGTYPE',
-        hint: 'the target holds this key with another type: flush the target DB or use --on-conflict overwrite',
-      };
-    case 'EXECABORT':
-      return {
-        action: 'fatal',
-        code: 'ERR_TARGET_EXECABORT',
-        hint: 'the target refused a command inside MULTI; the reply of that command says why',
-      };
-  }
-  if (/^ERR unknown (?:sub)?command/i.test(msg)) {
-    const cmd = commandInReply(msg);
-    return {
-      action: 'fatal',
-      code: 'ERR_TARGET_UNSUPPORTED',
-      hint: `the target does not support ${cmd ?? 'this command'} (older version, renamed or disabled command): upgrade the target or migrate without the keys that need it`,
-    };
-  }
-  if (/^ERR max(?:imum)? number of clients/i.test(msg)) {
-    return { action: 'backoff', code: 'ERR_TARGET_MAXCLIENTS', hint: 'the target is at maxclients; waiting' };
-  }
-  return {
-    action: 'fatal',
-    code: 'ERR_TARGET_REPLY',
-    hint: 'the target refused the command; the reply says why',
-  };
+  const info = replyInfo(err.prefix, msg);
+  let hint = info.hint;
+  // The command the server names makes the catalogue's hint exact.
+  const cmd =
+    info.code === 'ERR_TARGET_NOPERM' || info.code === 'ERR_TARGET_UNSUPPORTED' ? commandInReply(msg) : null;
+  if (cmd !== null)
+    hint = hint
+      .replace('this command', info.code === 'ERR_TARGET_NOPERM' ? `'${cmd}'` : cmd)
+      .replace('<command>', cmd);
+  return { action: actionOf(info.class), code: info.code, hint };
 }

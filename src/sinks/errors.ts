@@ -3,6 +3,7 @@
  * and the server's reply, with a hint saying what to do. Stable codes: ERR_TARGET_WRITE,
  * ERR_TARGET_NO_FUNCTIONS.
  */
+import { REPLY_OTHER, replyInfo } from '../error-codes.js';
 import { ReplicantError, ServerReplyError } from '../errors.js';
 import type { ReplyClass } from './types.js';
 
@@ -20,17 +21,16 @@ export function printableKey(key: Buffer): string {
   return key.length > KEY_MAX ? `${s}… (${key.length} bytes)` : s;
 }
 
-/** Our own hints, used when no classifier is given or it has none. Keyed by the reply's first word. */
+/**
+ * Our own hints, used when no classifier is given or it has none: the reply catalogue's hint
+ * (src/error-codes.ts) for the replies it knows, then the sink's own cases (RESTORE payloads, limits).
+ */
 export function defaultHint(err: Error): string {
   const msg = err.message;
-  const prefix = err instanceof ServerReplyError ? err.prefix : '';
-  if (prefix === 'OOM')
-    return 'the target is out of memory (maxmemory with noeviction): raise maxmemory on the target or free space, then rerun';
-  if (prefix === 'READONLY') return 'the target is a read-only replica: point --target at its primary';
-  if (prefix === 'NOPERM' || prefix === 'NOAUTH')
-    return 'the target user lacks a permission: grant it the write commands (and RESTORE, FUNCTION) or use another user';
-  if (prefix === 'MISCONF') return 'the target cannot persist (MISCONF): fix its disk/RDB configuration';
-  if (prefix === 'BUSYKEY') return 'the key exists on the target: use --on-conflict overwrite or skip';
+  if (err instanceof ServerReplyError) {
+    const known = replyInfo(err.prefix, msg);
+    if (known !== REPLY_OTHER) return known.hint;
+  }
   if (/DUMP payload|Bad data format/i.test(msg))
     return 'the target rejected a RESTORE payload: rerun with --no-restore to rewrite values with ordinary commands';
   if (/max.*bulk|too big|query buffer/i.test(msg))

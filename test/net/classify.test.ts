@@ -30,6 +30,9 @@ describe('classifyReplyError', () => {
     const ro = c("READONLY You can't write against a read only replica.");
     expect(ro).toMatchObject({ action: 'fatal', code: 'ERR_TARGET_READONLY' });
     expect(ro.hint).toMatch(/replica/);
+    // One READONLY hint for every writer (it was "its master" here and "its primary" in the sinks).
+    expect(ro.hint).toMatch(/point --target at its primary/);
+    expect(ro.hint).toMatch(/REPLICAOF NO ONE/);
     const np = c("NOPERM User app has no permissions to run the 'restore' command");
     expect(np).toMatchObject({ action: 'fatal', code: 'ERR_TARGET_NOPERM' });
     expect(np.hint).toContain('+restore');
