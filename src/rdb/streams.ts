@@ -6,8 +6,11 @@
 import type { StreamId } from '../records.js';
 import { K_STREAM, KeyCollector, S } from './collector.js';
 import { corrupt } from './errors.js';
+import { HDR, validateStreamListpack } from './validate.js';
 
 const TWO32 = 4294967296;
+/** Marker: the node's master ID was stepped over (raw-only mode), it is known to be 16 bytes. */
+const MASTER_ID_UNREAD = Buffer.alloc(16);
 
 type Id = number | bigint;
 
@@ -57,18 +60,24 @@ export abstract class StreamDecoder extends KeyCollector {
   protected stepStream(): boolean {
     switch (this.state) {
       case S.ST_NODES: {
-        if (this.skip) {
-          this.skipStr('stream node master ID');
-          this.skipStr('stream node listpack');
-          if (--this.remaining <= 0) this.state = S.ST_META;
-          return true;
-        }
+        // Validated raw-only too: the key's raw bytes may go by RESTORE.
         const mAt = this.abs;
-        const master = this.str('stream node master ID');
-        const { at, blob } = this.blob('stream node listpack');
-        if (master.length !== 16)
+        let master: Buffer = MASTER_ID_UNREAD;
+        // Raw-only: a 16-byte master ID (length byte 0x10) is stepped over, no view made.
+        if (this.skip && this.u8() === 16) {
+          if (this.pos + 16 > this.buf.length) this.short(this.pos, 16);
+          this.pos += 16;
+        } else {
+          this.pos = this.stepStart;
+          master = this.str('stream node master ID');
+        }
+        const at = this.abs;
+        this.compactStr('stream node listpack', HDR.LISTPACK, this.skip);
+        if (master !== MASTER_ID_UNREAD && master.length !== 16)
           throw corrupt(mAt, `stream node master ID of ${master.length} bytes (expected 16)`);
-        this.decodeStreamNode(u64be(master, 0), u64be(master, 8), blob, at);
+        const { blobBuf: b, blobStart: s, blobEnd: e, blobBase: bb, blobLzf: z } = this;
+        validateStreamListpack(b, s, e, bb, 'stream node listpack', z);
+        if (!this.skip) this.decodeStreamNode(u64be(master, 0), u64be(master, 8), this.blobView(), at);
         if (--this.remaining <= 0) this.state = S.ST_META;
         return true;
       }
