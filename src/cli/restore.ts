@@ -91,6 +91,8 @@ export async function runRestore(ctx: RunContext): Promise<number> {
         },
         flow: sink,
         signal: ctx.signal,
+        // A first pass checks the file's CRC64, so a damaged file writes nothing (README: cost).
+        verifyCrc: !c.noVerifyCrc,
         onBytes: (n) => {
           stats.rdbBytesRead = n;
           target.updateStats(sink, stats);
