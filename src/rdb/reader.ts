@@ -356,15 +356,22 @@ export class RdbReader {
       return;
     }
     const n = this.len(what);
-    if (n > this.maxCompactBytes) throw this.tooBig(what, n, this.base + at);
     if (this.pos + n > this.buf.length) {
-      this.checkSize(n, what);
+      if (this.abs + n > this.expectedSize)
+        throw corrupt(
+          this.abs,
+          `${what} declares ${n} bytes but only ${this.expectedSize - this.abs} remain`,
+        );
+      // The header first (a blob that contradicts itself is corrupt, whatever its size), then the size.
       const h = Math.min(n, headerBytes(kind));
       if (this.pos + h > this.buf.length) this.short(this.pos, h);
       checkHeader(kind, this.buf, this.pos, n, what, this.abs);
+      if (n > this.maxCompactBytes) throw this.tooBig(what, n, this.base + at);
+      this.checkSize(n, what);
       this.short(this.pos, n);
     }
     checkHeader(kind, this.buf, this.pos, n, what, this.abs);
+    if (n > this.maxCompactBytes) throw this.tooBig(what, n, this.base + at);
     this.blobBuf = this.buf;
     this.blobStart = this.pos;
     this.blobEnd = this.pos + n;
