@@ -45,6 +45,8 @@ export abstract class StreamDecoder extends KeyCollector {
   protected consLeft = 0;
   protected cons: { name: Buffer; seenTimeMs: number; activeTimeMs: number | null } | null = null;
   protected cpel: StreamId[] = [];
+  /** The current group's PEL IDs → claimed by a consumer yet (checked at the group's end). */
+  protected readonly pelOwner = new Map<StreamId, boolean>();
 
   /** Value start of a stream key: the node count. */
   protected startStream(t: number): boolean {
@@ -120,6 +122,7 @@ export abstract class StreamDecoder extends KeyCollector {
         const pelSize = this.count('group PEL size');
         // Copied: emitted only after the PEL, possibly after this input chunk is gone.
         this.group = { name: Buffer.from(name), lastId, entriesRead, pelSize };
+        this.pelOwner.clear();
         this.pelIds = [];
         this.pelTimes = [];
         this.pelCounts = [];
@@ -128,10 +131,14 @@ export abstract class StreamDecoder extends KeyCollector {
         return true;
       }
       case S.ST_PEL: {
+        const at = this.abs;
         const id = this.bytes(16, 'PEL entry ID');
         const t = this.i64le();
         const c = this.count('PEL delivery count');
-        this.pelIds.push(idText(u64be(id, 0), u64be(id, 8)));
+        const sid = idText(u64be(id, 0), u64be(id, 8));
+        if (this.pelOwner.has(sid)) throw corrupt(at, `consumer group PEL lists ${sid} twice`);
+        this.pelOwner.set(sid, false);
+        this.pelIds.push(sid);
         this.pelTimes.push(t);
         this.pelCounts.push(c);
         if (--this.remaining <= 0) this.state = S.ST_NCONS;
@@ -179,8 +186,15 @@ export abstract class StreamDecoder extends KeyCollector {
         return true;
       }
       case S.ST_CPEL: {
+        const at = this.abs;
         const id = this.bytes(16, 'consumer PEL ID');
-        this.cpel.push(idText(u64be(id, 0), u64be(id, 8)));
+        const sid = idText(u64be(id, 0), u64be(id, 8));
+        // Redis checks these two itself; the third (below, in nextGroup) only with deep sanitization.
+        const owned = this.pelOwner.get(sid);
+        if (owned === undefined) throw corrupt(at, `consumer PEL entry ${sid} is not in its group's PEL`);
+        if (owned) throw corrupt(at, `PEL entry ${sid} is owned by two consumers`);
+        this.pelOwner.set(sid, true);
+        this.cpel.push(sid);
         if (--this.remaining <= 0) this.endConsumer();
         return true;
       }
@@ -203,7 +217,19 @@ export abstract class StreamDecoder extends KeyCollector {
     else this.nextGroup();
   }
 
+  /**
+   * End of a group: every entry of its PEL must belong to a consumer. Redis checks this only with deep
+   * sanitization (rdb.c "Stream CG PEL entry without consumer"); without it an owner-less entry is
+   * stored and XPENDING/XCLAIM then dereference its missing consumer.
+   */
+  private checkPelOwners(): void {
+    for (const [sid, owned] of this.pelOwner)
+      if (!owned) throw corrupt(this.abs, `consumer group PEL entry ${sid} has no consumer`);
+    this.pelOwner.clear();
+  }
+
   protected nextGroup(): void {
+    this.checkPelOwners();
     if (--this.groupsLeft > 0) this.state = S.ST_GROUP;
     else this.afterGroups();
   }

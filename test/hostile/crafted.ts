@@ -62,6 +62,28 @@ export function cases(): Case[] {
   const id = Buffer.alloc(16);
   id.writeUInt32BE(1, 4);
   const stream = B([1], str(id), str(node), [1], [1], [0], [0]); // 1 node; length 1, last id 1-0, 0 groups
+  // A valid node, then a group whose PEL holds 1-0 but no consumer owns it (checked by Redis only with
+  // deep sanitization; XPENDING/XCLAIM would then follow a missing consumer).
+  const okNode = listpack([I(1), I(0), I(1), s6('f'), I(0), I(2), I(0), I(0), s6('v'), I(4)]);
+  const pelId = Buffer.alloc(16);
+  pelId.writeUInt32BE(1, 4);
+  const orphan = B(
+    [1],
+    str(id),
+    str(okNode),
+    [1],
+    [1],
+    [0], // length 1, last id 1-0
+    [1],
+    str('g'),
+    [1],
+    [0], // 1 group "g", last delivered 1-0
+    [1],
+    pelId,
+    Buffer.alloc(8),
+    [1], // PEL: 1-0, delivery time 0, count 1
+    [0], // 0 consumers
+  );
   return [
     {
       name: 'hash listpack, damaged entry-count header + bad entry',
@@ -92,6 +114,11 @@ export function cases(): Case[] {
       name: 'zset listpack, duplicate member',
       file: craftedFile(10, 17, str(zsetLp)),
       rule: /zset listpack: duplicate field "m"/,
+    },
+    {
+      name: 'stream group PEL entry without a consumer',
+      file: craftedFile(9, 15, orphan),
+      rule: /consumer group PEL entry 1-0 has no consumer/,
     },
     {
       name: 'stream node listpack, wrong lp-count',
