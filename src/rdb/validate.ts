@@ -203,6 +203,13 @@ function canonical(b: Buffer, digits: Buffer): void {
   }
 }
 
+/** A little-endian int64 into eInt, from its 32-bit halves; a BigInt (eBig) only beyond ±2^53. */
+function int64At(b: Buffer, at: number): void {
+  const hi = b.readInt32LE(at + 4);
+  if (hi >= -0x200000 && hi < 0x200000) eInt = hi * 4294967296 + b.readUInt32LE(at);
+  else eBig = b.readBigInt64LE(at);
+}
+
 /** Backlen size Redis writes for an entry of `l` bytes (listpack.c lpEncodeBacklen). */
 function backlenSize(l: number): number {
   return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
@@ -267,11 +274,7 @@ function lpEntry(b: Buffer, p: number, last: number, w: Where): number {
     if (e === 0xf1) eInt = b.readInt16LE(p + 1);
     else if (e === 0xf2) eInt = b.readIntLE(p + 1, 3);
     else if (e === 0xf3) eInt = b.readInt32LE(p + 1);
-    else if (e === 0xf4) {
-      const v = b.readBigInt64LE(p + 1);
-      if (v >= -9007199254740991n && v <= 9007199254740991n) eInt = Number(v);
-      else eBig = v;
-    }
+    else if (e === 0xf4) int64At(b, p + 1);
   }
   const entryLen = hdr + len;
   const bl = backlenSize(entryLen);
@@ -474,11 +477,8 @@ function zlEntry(b: Buffer, p: number, last: number, w: Where, prevRaw: number):
     const d = p + 1;
     if (e === 0xc0) eInt = b.readInt16LE(d);
     else if (e === 0xd0) eInt = b.readInt32LE(d);
-    else if (e === 0xe0) {
-      const v = b.readBigInt64LE(d);
-      if (v >= -9007199254740991n && v <= 9007199254740991n) eInt = Number(v);
-      else eBig = v;
-    } else if (e === 0xf0) eInt = b.readIntLE(d, 3);
+    else if (e === 0xe0) int64At(b, d);
+    else if (e === 0xf0) eInt = b.readIntLE(d, 3);
     else if (e === 0xfe) eInt = b.readInt8(d);
     else eInt = (e & 0x0f) - 1;
   }
