@@ -5,7 +5,7 @@
  * (test/hostile/crafted.ts: a good key, then one damaged compact value, CRC recomputed) is restored
  * with the CLI into one real 7.0: the run exits 2 with ERR_RDB_CORRUPT naming the rule, the key, its
  * db and the offset; the target still answers PING; the bad key is not there. A wrong checksum is
- * caught by the first CRC pass: nothing at all is written. The same damaged value served by a source
+ * caught by the first CRC pass: nothing at all is written. Every damaged value served by a source
  * (the fake master: a real one cannot hold it) stops `sync` the same way.
  */
 import { writeFileSync } from 'node:fs';
@@ -112,38 +112,38 @@ describe.skipIf(!cliBuilt())(
       expect(await dst.client.dbsize()).toBe(0);
     });
 
-    it('served by a source (fake master, full sync): sync stops with ERR_RDB_CORRUPT, target alive', async () => {
-      const c0 = cases()[0]!;
-      const m = await startFakeMaster(async (c) => {
-        await acceptHandshake(c);
-        await c.send(B(`+FULLRESYNC ${'a'.repeat(40)} 0\r\n$${c0.file.length}\r\n`, c0.file));
-        await new Promise((r) => setTimeout(r, 30_000)); // keep the link open: the error must come from the RDB
+    for (const c0 of cases())
+      it(`served by a source (fake master, full sync), ${c0.name}: sync stops with ERR_RDB_CORRUPT, target alive`, async () => {
+        const m = await startFakeMaster(async (c) => {
+          await acceptHandshake(c);
+          await c.send(B(`+FULLRESYNC ${'a'.repeat(40)} 0\r\n$${c0.file.length}\r\n`, c0.file));
+          await new Promise((r) => setTimeout(r, 30_000)); // keep the link open: the error must come from the RDB
+        });
+        try {
+          const r = await runCli(
+            [
+              'sync',
+              '--source',
+              `redis://127.0.0.1:${m.port}`,
+              '--target',
+              dst.url,
+              '--no-progress',
+              '--skip-precheck',
+              '--on-conflict',
+              'overwrite',
+            ],
+            { timeoutMs: 60_000 },
+          );
+          expect(r.code, r.stderr).toBe(2);
+          const e = parseCliError(r.stderr);
+          expect(e?.code, r.stderr).toBe('ERR_RDB_CORRUPT');
+          expect(e!.message).toMatch(c0.rule);
+          expect(e!.message).toMatch(/in key "bad" of db 0/);
+          await alive();
+          expect(await dst.client.exists('bad')).toBe(0);
+        } finally {
+          await m.close();
+        }
       });
-      try {
-        const r = await runCli(
-          [
-            'sync',
-            '--source',
-            `redis://127.0.0.1:${m.port}`,
-            '--target',
-            dst.url,
-            '--no-progress',
-            '--skip-precheck',
-            '--on-conflict',
-            'overwrite',
-          ],
-          { timeoutMs: 60_000 },
-        );
-        expect(r.code, r.stderr).toBe(2);
-        const e = parseCliError(r.stderr);
-        expect(e?.code, r.stderr).toBe('ERR_RDB_CORRUPT');
-        expect(e!.message).toMatch(c0.rule);
-        expect(e!.message).toMatch(/in key "bad" of db 0/);
-        await alive();
-        expect(await dst.client.exists('bad')).toBe(0);
-      } finally {
-        await m.close();
-      }
-    });
   },
 );
