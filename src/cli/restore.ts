@@ -80,7 +80,8 @@ export async function runRestore(ctx: RunContext): Promise<number> {
     stats.phase = 'snapshot';
     progress.start();
     log.info({ file: c.rdb, bytes: stats.rdbBytesTotal }, 'restoring');
-    if (!c.noVerifyCrc) log.info('checking the file CRC64 before writing anything (--no-verify-crc skips this)');
+    if (!c.noVerifyCrc)
+      log.info('checking the file CRC64 before writing anything (--no-verify-crc skips this)');
     let interrupted: unknown = null;
     try {
       await readRdbFile(c.rdb!, visitor, {
