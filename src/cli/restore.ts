@@ -103,6 +103,8 @@ export async function runRestore(ctx: RunContext): Promise<number> {
     stats.phase = 'snapshot';
     progress.start();
     log.info({ file: c.rdb, bytes: stats.rdbBytesTotal }, 'restoring');
+    if (!c.noVerifyCrc)
+      log.info('checking the file CRC64 before writing anything (--no-verify-crc skips this)');
     let interrupted: unknown = null;
     try {
       await readRdbFile(c.rdb!, visitor, {
@@ -114,6 +116,8 @@ export async function runRestore(ctx: RunContext): Promise<number> {
         },
         flow: sink,
         signal: ctx.signal,
+        // A first pass checks the file's CRC64, so a damaged file writes nothing (README: cost).
+        verifyCrc: !c.noVerifyCrc,
         onBytes: (n) => {
           stats.rdbBytesRead = n;
           target.updateStats(sink, stats);

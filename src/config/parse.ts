@@ -58,6 +58,7 @@ export interface Config {
   readonly onConflict: ConflictMode;
   readonly bigKeyBytes: number;
   readonly noRestore: boolean;
+  readonly noVerifyCrc: boolean;
   readonly skipUnsupported: boolean;
   readonly skipFunctions: boolean;
   /** FLUSHDB every reachable target DB before writing anything. */

@@ -201,6 +201,14 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'never use RESTORE; always rewrite values with ordinary commands',
   },
   {
+    name: 'no-verify-crc',
+    key: 'noVerifyCrc',
+    kind: 'boolean',
+    commands: ['restore'],
+    default: false,
+    help: "don't check the file's CRC64 in a first pass before writing (saves one read of the file; a damaged file may then be partly written before its checksum is found wrong)",
+  },
+  {
     name: 'skip-unsupported',
     key: 'skipUnsupported',
     kind: 'boolean',

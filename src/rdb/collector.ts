@@ -116,6 +116,7 @@ export abstract class KeyCollector extends RdbReader {
 
   constructor(visitor: RdbVisitor, opts: RdbDecoderOptions) {
     super(opts.maxBlobBytes ?? 1024 * 1024 * 1024, opts.expectedSize ?? Number.POSITIVE_INFINITY);
+    if (opts.maxCompactBytes !== undefined) this.maxCompactBytes = opts.maxCompactBytes;
     this.visitor = visitor;
     this.opts = { ...opts, onUnsupported: opts.onUnsupported ?? 'error' };
     this.maxEl = Math.max(1, opts.maxChunkElements ?? 1024);
@@ -404,10 +405,5 @@ export abstract class KeyCollector extends RdbReader {
     if (n === 0) this.finishKey();
     else this.state = state;
     return true;
-  }
-
-  protected blob(what: string): { at: number; blob: Buffer } {
-    const at = this.abs;
-    return { at, blob: this.str(what) };
   }
 }

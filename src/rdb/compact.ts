@@ -272,9 +272,10 @@ export class ListpackCursor extends ElementCursor {
           this.fail(start, `bad entry encoding 0x${e.toString(16)}`);
       }
     }
-    // backlen: 1–5 bytes encoding the size of encoding+data; skip it.
+    // backlen: 1–5 bytes encoding the size of encoding+data; skip it. The sizes are Redis's own
+    // (listpack.c lpEncodeBacklen: 16383 already takes 3 bytes), not the minimal varint sizes.
     const l = this.pos - start;
-    this.pos += l < 128 ? 1 : l < 16384 ? 2 : l < 2097152 ? 3 : l < 268435456 ? 4 : 5;
+    this.pos += l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
     if (this.pos > this.end) this.fail(start, 'entry back-length runs past the end of the blob');
     return true;
   }

@@ -10,6 +10,7 @@ export type RdbErrorCode =
   | 'ERR_RDB_TRUNCATED'
   | 'ERR_RDB_CHECKSUM'
   | 'ERR_RDB_UNSUPPORTED'
+  | 'ERR_RDB_TOO_BIG'
   | 'ERR_RDB_VERSION';
 
 const HINTS: Record<RdbErrorCode, string> = {
@@ -19,6 +20,8 @@ const HINTS: Record<RdbErrorCode, string> = {
   ERR_RDB_CHECKSUM:
     'the RDB checksum does not match: the file was damaged in transit or on disk; fetch it again',
   ERR_RDB_UNSUPPORTED: 'rerun with --skip-unsupported to skip and count such keys',
+  ERR_RDB_TOO_BIG:
+    'Redis writes compact blobs (listpack/ziplist/intset) of a few KiB with its default *-max-listpack-* settings; one this big cannot be checked or rewritten within our memory bound: lower those settings on the source and re-encode the key (e.g. DEBUG RELOAD), or delete/convert it there, then rerun',
   ERR_RDB_VERSION:
     'this RDB comes from a newer or unknown server version (or is not an RDB at all); upgrade replicant or use SCAN mode',
 };

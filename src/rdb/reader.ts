@@ -12,11 +12,17 @@ import { Crc64 } from './crc64.js';
 import { corrupt, RdbError } from './errors.js';
 import { intToBuffer } from './compact.js';
 import { LZF_MAX_RATIO, lzfDecompress } from './lzf.js';
+import { checkHeader, headerBytes } from './validate.js';
+
+/** Default largest compact blob (listpack, ziplist, intset, zipmap, quicklist/stream node) held whole. */
+export const DEFAULT_MAX_COMPACT_BYTES = 64 * 1024 * 1024;
 
 /** Thrown (never escapes) when a step needs more input. A plain frozen object: no stack trace cost. */
 export const NEED: { readonly need: true } = Object.freeze({ need: true as const });
 
 const EMPTY = Buffer.alloc(0);
+/** Largest LZF scratch kept for reuse; bigger blobs get their own buffer, left to the GC. */
+const SCRATCH_MAX = 1024 * 1024;
 const TWO32 = 4294967296;
 
 export class RdbReader {
@@ -46,6 +52,17 @@ export class RdbReader {
   protected maxBlobBytes: number;
   /** Total size of the input when known (DUMP payloads, files): lets bogus lengths fail at once. */
   protected expectedSize: number;
+  /** Largest compact blob read whole (see compactStr). */
+  protected maxCompactBytes = DEFAULT_MAX_COMPACT_BYTES;
+  /** The last compactStr() blob: blobBuf[blobStart, blobEnd), at file offset blobBase. */
+  protected blobBuf: Buffer = EMPTY;
+  protected blobStart = 0;
+  protected blobEnd = 0;
+  protected blobBase = 0;
+  /** The last compactStr() came from an LZF string (offsets inside it are not file offsets). */
+  protected blobLzf = false;
+  /** Reused LZF output for blobs only validated (raw-only mode), up to SCRATCH_MAX. */
+  private lzfScratch: Buffer = EMPTY;
 
   /** Hi/lo 32-bit halves of the last 64-bit length read (exact, for module ids and stream IDs). */
   protected lenHi = 0;
@@ -288,6 +305,93 @@ export class RdbReader {
     this.pos = at;
     const n = this.len(what);
     return this.bytes(n, what);
+  }
+
+  /**
+   * A compact blob (ziplist, listpack, intset, zipmap), checked before it is read whole: its size
+   * against maxCompactBytes (ERR_RDB_TOO_BIG) and, for a plain string, the size its own header
+   * declares against the RDB string length — from the first bytes only, so a damaged or absurd blob
+   * fails at once instead of after a GiB was buffered. `kind` is a validate.ts HDR value.
+   * The blob is left in blobBuf[blobStart, blobEnd) (no view made: validation reads it in place);
+   * blobBase is its file offset (the LZF string's when blobLzf). `scratch`: an LZF blob may be
+   * decompressed into a reused buffer (the caller keeps no view of it).
+   */
+  protected compactStr(what: string, kind: number, scratch: boolean): void {
+    const at = this.pos;
+    const b = this.u8();
+    if (b === 0xc3) {
+      const clen = this.len(`${what} (LZF compressed length)`);
+      const ulen = this.len(`${what} (LZF length)`);
+      if (ulen > this.maxCompactBytes) throw this.tooBig(what, ulen, this.base + at);
+      // Redis stores a string compressed only when that saves bytes.
+      if (clen === 0 || clen > ulen + (ulen >>> 5) + 64 || ulen > clen * LZF_MAX_RATIO + 64)
+        throw corrupt(this.base + at, `LZF ${what}: ${clen} compressed bytes for ${ulen} bytes of data`);
+      if (this.pos + clen > this.buf.length) {
+        this.checkSize(clen, what);
+        this.short(this.pos, clen);
+      }
+      const from = this.pos;
+      this.pos += clen;
+      let into: Buffer | undefined;
+      if (scratch && ulen <= SCRATCH_MAX) {
+        if (this.lzfScratch.length < ulen) this.lzfScratch = Buffer.allocUnsafeSlow(Math.max(ulen, 4096));
+        into = this.lzfScratch;
+      }
+      this.blobBuf = lzfDecompress(this.buf, ulen, this.base + from, from, from + clen, into);
+      this.blobStart = 0;
+      this.blobEnd = ulen;
+      this.blobBase = this.base + at;
+      this.blobLzf = true;
+      return;
+    }
+    this.pos = at;
+    this.blobLzf = false;
+    if (b >= 0xc0) {
+      // An integer: a few bytes of decimal text, which the validator refuses.
+      const v = this.str(what);
+      this.blobBuf = v;
+      this.blobStart = 0;
+      this.blobEnd = v.length;
+      this.blobBase = this.base + at;
+      return;
+    }
+    const n = this.len(what);
+    if (this.pos + n > this.buf.length) {
+      if (this.abs + n > this.expectedSize)
+        throw corrupt(
+          this.abs,
+          `${what} declares ${n} bytes but only ${this.expectedSize - this.abs} remain`,
+        );
+      // The header first (a blob that contradicts itself is corrupt, whatever its size), then the size.
+      const h = Math.min(n, headerBytes(kind));
+      if (this.pos + h > this.buf.length) this.short(this.pos, h);
+      checkHeader(kind, this.buf, this.pos, n, what, this.abs);
+      if (n > this.maxCompactBytes) throw this.tooBig(what, n, this.base + at);
+      this.checkSize(n, what);
+      this.short(this.pos, n);
+    }
+    checkHeader(kind, this.buf, this.pos, n, what, this.abs);
+    if (n > this.maxCompactBytes) throw this.tooBig(what, n, this.base + at);
+    this.blobBuf = this.buf;
+    this.blobStart = this.pos;
+    this.blobEnd = this.pos + n;
+    this.blobBase = this.abs;
+    this.pos += n;
+  }
+
+  /** A view of the last compactStr() blob (for the cursors, which hand out views into it). */
+  protected blobView(): Buffer {
+    return this.blobStart === 0 && this.blobEnd === this.blobBuf.length
+      ? this.blobBuf
+      : this.blobBuf.subarray(this.blobStart, this.blobEnd);
+  }
+
+  private tooBig(what: string, n: number, at: number): RdbError {
+    return new RdbError(
+      'ERR_RDB_TOO_BIG',
+      `${what} of ${n} bytes is over the ${this.maxCompactBytes}-byte limit for one compact value (maxCompactBytes)`,
+      at,
+    );
   }
 
   /** Step over an RDB string without producing it (raw-only mode: no view, no LZF decompression). */

@@ -6,8 +6,11 @@
 import type { StreamId } from '../records.js';
 import { K_STREAM, KeyCollector, S } from './collector.js';
 import { corrupt } from './errors.js';
+import { HDR, validateStreamListpack } from './validate.js';
 
 const TWO32 = 4294967296;
+/** Marker: the node's master ID was stepped over (raw-only mode), it is known to be 16 bytes. */
+const MASTER_ID_UNREAD = Buffer.alloc(16);
 
 type Id = number | bigint;
 
@@ -42,6 +45,8 @@ export abstract class StreamDecoder extends KeyCollector {
   protected consLeft = 0;
   protected cons: { name: Buffer; seenTimeMs: number; activeTimeMs: number | null } | null = null;
   protected cpel: StreamId[] = [];
+  /** The current group's PEL IDs → claimed by a consumer yet (checked at the group's end). */
+  protected readonly pelOwner = new Map<StreamId, boolean>();
 
   /** Value start of a stream key: the node count. */
   protected startStream(t: number): boolean {
@@ -57,18 +62,24 @@ export abstract class StreamDecoder extends KeyCollector {
   protected stepStream(): boolean {
     switch (this.state) {
       case S.ST_NODES: {
-        if (this.skip) {
-          this.skipStr('stream node master ID');
-          this.skipStr('stream node listpack');
-          if (--this.remaining <= 0) this.state = S.ST_META;
-          return true;
-        }
+        // Validated raw-only too: the key's raw bytes may go by RESTORE.
         const mAt = this.abs;
-        const master = this.str('stream node master ID');
-        const { at, blob } = this.blob('stream node listpack');
-        if (master.length !== 16)
+        let master: Buffer = MASTER_ID_UNREAD;
+        // Raw-only: a 16-byte master ID (length byte 0x10) is stepped over, no view made.
+        if (this.skip && this.u8() === 16) {
+          if (this.pos + 16 > this.buf.length) this.short(this.pos, 16);
+          this.pos += 16;
+        } else {
+          this.pos = this.stepStart;
+          master = this.str('stream node master ID');
+        }
+        const at = this.abs;
+        this.compactStr('stream node listpack', HDR.LISTPACK, this.skip);
+        if (master !== MASTER_ID_UNREAD && master.length !== 16)
           throw corrupt(mAt, `stream node master ID of ${master.length} bytes (expected 16)`);
-        this.decodeStreamNode(u64be(master, 0), u64be(master, 8), blob, at);
+        const { blobBuf: b, blobStart: s, blobEnd: e, blobBase: bb, blobLzf: z } = this;
+        validateStreamListpack(b, s, e, bb, 'stream node listpack', z);
+        if (!this.skip) this.decodeStreamNode(u64be(master, 0), u64be(master, 8), this.blobView(), at);
         if (--this.remaining <= 0) this.state = S.ST_META;
         return true;
       }
@@ -111,6 +122,7 @@ export abstract class StreamDecoder extends KeyCollector {
         const pelSize = this.count('group PEL size');
         // Copied: emitted only after the PEL, possibly after this input chunk is gone.
         this.group = { name: Buffer.from(name), lastId, entriesRead, pelSize };
+        this.pelOwner.clear();
         this.pelIds = [];
         this.pelTimes = [];
         this.pelCounts = [];
@@ -119,10 +131,14 @@ export abstract class StreamDecoder extends KeyCollector {
         return true;
       }
       case S.ST_PEL: {
+        const at = this.abs;
         const id = this.bytes(16, 'PEL entry ID');
         const t = this.i64le();
         const c = this.count('PEL delivery count');
-        this.pelIds.push(idText(u64be(id, 0), u64be(id, 8)));
+        const sid = idText(u64be(id, 0), u64be(id, 8));
+        if (this.pelOwner.has(sid)) throw corrupt(at, `consumer group PEL lists ${sid} twice`);
+        this.pelOwner.set(sid, false);
+        this.pelIds.push(sid);
         this.pelTimes.push(t);
         this.pelCounts.push(c);
         if (--this.remaining <= 0) this.state = S.ST_NCONS;
@@ -170,8 +186,15 @@ export abstract class StreamDecoder extends KeyCollector {
         return true;
       }
       case S.ST_CPEL: {
+        const at = this.abs;
         const id = this.bytes(16, 'consumer PEL ID');
-        this.cpel.push(idText(u64be(id, 0), u64be(id, 8)));
+        const sid = idText(u64be(id, 0), u64be(id, 8));
+        // Redis checks these two itself; the third (below, in nextGroup) only with deep sanitization.
+        const owned = this.pelOwner.get(sid);
+        if (owned === undefined) throw corrupt(at, `consumer PEL entry ${sid} is not in its group's PEL`);
+        if (owned) throw corrupt(at, `PEL entry ${sid} is owned by two consumers`);
+        this.pelOwner.set(sid, true);
+        this.cpel.push(sid);
         if (--this.remaining <= 0) this.endConsumer();
         return true;
       }
@@ -194,7 +217,19 @@ export abstract class StreamDecoder extends KeyCollector {
     else this.nextGroup();
   }
 
+  /**
+   * End of a group: every entry of its PEL must belong to a consumer. Redis checks this only with deep
+   * sanitization (rdb.c "Stream CG PEL entry without consumer"); without it an owner-less entry is
+   * stored and XPENDING/XCLAIM then dereference its missing consumer.
+   */
+  private checkPelOwners(): void {
+    for (const [sid, owned] of this.pelOwner)
+      if (!owned) throw corrupt(this.abs, `consumer group PEL entry ${sid} has no consumer`);
+    this.pelOwner.clear();
+  }
+
   protected nextGroup(): void {
+    this.checkPelOwners();
     if (--this.groupsLeft > 0) this.state = S.ST_GROUP;
     else this.afterGroups();
   }

@@ -112,6 +112,12 @@ export interface RdbDecoderOptions {
   maxChunkBytes?: number;
   /** Largest blob held whole (compact encodings, LZF strings, elements); default 1 GiB. */
   maxBlobBytes?: number;
+  /**
+   * Largest compact blob (ziplist, listpack, intset, zipmap, quicklist or stream node) read whole to
+   * be validated; a bigger one fails with ERR_RDB_TOO_BIG before it is read. Default 64 MiB (Redis's
+   * own are a few KiB with default settings). Bounds the memory one such value can take.
+   */
+  maxCompactBytes?: number;
   /** 'skip' skips unsupported items whose extent is known (and reports them); default 'error'. */
   onUnsupported?: 'error' | 'skip';
   /** Try to decode files whose version is newer than the ones we know (unknown types still fail). */

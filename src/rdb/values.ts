@@ -9,6 +9,7 @@ import type { KeyMeta } from '../records.js';
 import { K_HASH, K_LIST, K_SET, K_ZSET, S } from './collector.js';
 import { corrupt, unsupported } from './errors.js';
 import { StreamDecoder } from './streams.js';
+import { HDR, SHAPE, validateIntset, validateListpack, validateZiplist, validateZipmap } from './validate.js';
 
 export { S } from './collector.js';
 
@@ -16,8 +17,22 @@ const MOD_VALUE = 0;
 const MOD_AUX = 1;
 const MOD_KEYMETA = 2;
 
-/** Types whose whole value is one compact blob (skipped unread in raw-only mode). */
+/** Types whose whole value is one compact blob (validated in every mode, decoded unless raw-only). */
 const BLOB_TYPES = new Set([9, 10, 11, 12, 13, 16, 17, 20, 23]);
+
+/** Per blob type: its name in messages, its header kind and how its elements group. */
+const BLOB_SPECS: Record<number, { what: string; hdr: number; shape: number }> = {
+  9: { what: 'zipmap', hdr: HDR.NONE, shape: SHAPE.PAIRS },
+  10: { what: 'list ziplist', hdr: HDR.ZIPLIST, shape: SHAPE.LIST },
+  11: { what: 'intset', hdr: HDR.INTSET, shape: SHAPE.SET },
+  12: { what: 'zset ziplist', hdr: HDR.ZIPLIST, shape: SHAPE.PAIRS },
+  13: { what: 'hash ziplist', hdr: HDR.ZIPLIST, shape: SHAPE.PAIRS },
+  16: { what: 'hash listpack', hdr: HDR.LISTPACK, shape: SHAPE.PAIRS },
+  17: { what: 'zset listpack', hdr: HDR.LISTPACK, shape: SHAPE.PAIRS },
+  20: { what: 'set listpack', hdr: HDR.LISTPACK, shape: SHAPE.SET },
+  23: { what: 'hash listpack with TTLs', hdr: HDR.LISTPACK, shape: SHAPE.TRIPLETS },
+  25: { what: 'hash listpack with TTLs', hdr: HDR.LISTPACK, shape: SHAPE.TRIPLETS },
+};
 
 export abstract class ValueDecoder extends StreamDecoder {
   /** Module values (type 7) are walked opcode by opcode from the start. */
@@ -90,28 +105,32 @@ export abstract class ValueDecoder extends StreamDecoder {
         return this.countDown();
       }
       case S.QL: {
-        if (this.skip) {
-          this.skipStr('quicklist node');
-          return this.countDown();
-        }
+        // Every node is validated, raw-only too: the key's raw bytes may go by RESTORE.
         const at = this.abs;
-        const blob = this.str('quicklist node');
-        this.zl.reset(blob, at);
-        this.feedSingles(this.zl);
+        this.compactStr('quicklist ziplist node', HDR.ZIPLIST, this.skip);
+        const { blobBuf: b, blobStart: s, blobEnd: e, blobBase: bb, blobLzf: z } = this;
+        validateZiplist(b, s, e, bb, 'quicklist ziplist node', SHAPE.LIST, z);
+        if (!this.skip) {
+          this.zl.reset(this.blobView(), at);
+          this.feedSingles(this.zl);
+        }
         return this.countDown();
       }
       case S.QL2: {
         const container = this.count('quicklist node container');
-        if (this.skip) {
-          this.skipStr('quicklist node');
-          return this.countDown();
-        }
         const at = this.abs;
-        const blob = this.str('quicklist node');
-        if (container === 1) this.addItem(blob);
-        else if (container === 2) {
-          this.lp.reset(blob, at);
-          this.feedSingles(this.lp);
+        if (container === 1) {
+          // A PLAIN node is one element, not a compact blob.
+          if (this.skip) this.skipStr('quicklist plain node');
+          else this.addItem(this.str('quicklist plain node'));
+        } else if (container === 2) {
+          this.compactStr('quicklist listpack node', HDR.LISTPACK, this.skip);
+          const { blobBuf: b, blobStart: s, blobEnd: e, blobBase: bb, blobLzf: z } = this;
+          validateListpack(b, s, e, bb, 'quicklist listpack node', SHAPE.LIST, z);
+          if (!this.skip) {
+            this.lp.reset(this.blobView(), at);
+            this.feedSingles(this.lp);
+          }
         } else throw corrupt(at, `quicklist node container ${container} (expected 1 PLAIN or 2 PACKED)`);
         return this.countDown();
       }
@@ -126,12 +145,7 @@ export abstract class ValueDecoder extends StreamDecoder {
 
   protected stepValueStart(): boolean {
     const t = this.rdbType;
-    if (this.skip && (BLOB_TYPES.has(t) || t === 25)) {
-      if (t === 25) this.i64le();
-      this.skipStr('value');
-      this.finishKey();
-      return true;
-    }
+    if (BLOB_TYPES.has(t) || t === 25) return this.stepBlob(t);
     switch (t) {
       case 0: {
         const at = this.pos;
@@ -174,52 +188,6 @@ export abstract class ValueDecoder extends StreamDecoder {
       case 4:
         this.begin(K_HASH);
         return this.loop(S.HASH, this.count('hash size'));
-      case 9: {
-        const { at, blob } = this.blob('zipmap');
-        this.begin(K_HASH);
-        this.zm.reset(blob, at);
-        this.feedPairs(this.zm, at);
-        break;
-      }
-      case 10: {
-        const { at, blob } = this.blob('ziplist');
-        this.begin(K_LIST);
-        this.zl.reset(blob, at);
-        this.feedSingles(this.zl);
-        break;
-      }
-      case 11: {
-        const { at, blob } = this.blob('intset');
-        this.begin(K_SET);
-        this.is.reset(blob, at);
-        this.feedSingles(this.is);
-        break;
-      }
-      case 12:
-      case 17: {
-        const { at, blob } = this.blob(t === 12 ? 'zset ziplist' : 'zset listpack');
-        this.begin(K_ZSET);
-        const cur = t === 12 ? this.zl : this.lp;
-        cur.reset(blob, at);
-        this.feedScored(cur, at);
-        break;
-      }
-      case 13:
-      case 16: {
-        const { at, blob } = this.blob(t === 13 ? 'hash ziplist' : 'hash listpack');
-        this.begin(K_HASH);
-        const cur = t === 13 ? this.zl : this.lp;
-        cur.reset(blob, at);
-        this.feedPairs(cur, at);
-        break;
-      }
-      case 20: {
-        const { at, blob } = this.blob('set listpack');
-        this.begin(K_SET);
-        this.lp.reset(blob, at);
-        this.feedSingles(this.lp);
-        break;
-      }
       case 14:
         this.begin(K_LIST);
         return this.loop(S.QL, this.count('quicklist node count'));
@@ -248,16 +216,6 @@ export abstract class ValueDecoder extends StreamDecoder {
         this.minExpire = min;
         return this.loop(S.HASH_TTL, n);
       }
-      case 23:
-      case 25: {
-        if (t === 25) this.i64le(); // minExpire: derivable from the TTLs, only an optimisation for Redis.
-        const { at, blob } = this.blob('hash listpack with TTLs');
-        this.begin(K_HASH);
-        this.hasTtl = true;
-        this.lp.reset(blob, at);
-        this.feedTriplets(this.lp, at);
-        break;
-      }
       case 15:
       case 19:
       case 21:
@@ -265,6 +223,79 @@ export abstract class ValueDecoder extends StreamDecoder {
         return this.startStream(t);
       default:
         throw unsupported(`unsupported type ${t} in RDB version ${this.version}`, this.abs);
+    }
+  }
+
+  /**
+   * A value that is one compact blob: read it (header checked first, see compactStr), validate it
+   * deeply — also in raw-only mode, since its raw bytes may go to a target by RESTORE — then decode it.
+   */
+  protected stepBlob(t: number): boolean {
+    if (t === 25) this.i64le(); // minExpire: derivable from the TTLs, only an optimisation for Redis.
+    const at = this.abs;
+    const spec = BLOB_SPECS[t]!;
+    this.compactStr(spec.what, spec.hdr, this.skip);
+    const { blobBuf: b, blobStart: s, blobEnd: e, blobBase: bb, blobLzf: z } = this;
+    switch (spec.hdr) {
+      case HDR.ZIPLIST:
+        validateZiplist(b, s, e, bb, spec.what, spec.shape, z);
+        break;
+      case HDR.LISTPACK:
+        validateListpack(b, s, e, bb, spec.what, spec.shape, z);
+        break;
+      case HDR.INTSET:
+        validateIntset(b, s, e, bb, spec.what, z);
+        break;
+      default:
+        validateZipmap(b, s, e, bb, spec.what, z);
+    }
+    if (this.skip) {
+      this.finishKey();
+      return true;
+    }
+    const blob = this.blobView();
+    switch (t) {
+      case 9:
+        this.begin(K_HASH);
+        this.zm.reset(blob, at);
+        this.feedPairs(this.zm, at);
+        break;
+      case 10:
+        this.begin(K_LIST);
+        this.zl.reset(blob, at);
+        this.feedSingles(this.zl);
+        break;
+      case 11:
+        this.begin(K_SET);
+        this.is.reset(blob, at);
+        this.feedSingles(this.is);
+        break;
+      case 12:
+      case 17: {
+        this.begin(K_ZSET);
+        const cur = t === 12 ? this.zl : this.lp;
+        cur.reset(blob, at);
+        this.feedScored(cur, at);
+        break;
+      }
+      case 13:
+      case 16: {
+        this.begin(K_HASH);
+        const cur = t === 13 ? this.zl : this.lp;
+        cur.reset(blob, at);
+        this.feedPairs(cur, at);
+        break;
+      }
+      case 20:
+        this.begin(K_SET);
+        this.lp.reset(blob, at);
+        this.feedSingles(this.lp);
+        break;
+      default: // 23, 25
+        this.begin(K_HASH);
+        this.hasTtl = true;
+        this.lp.reset(blob, at);
+        this.feedTriplets(this.lp, at);
     }
     this.finishKey();
     return true;

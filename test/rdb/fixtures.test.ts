@@ -32,72 +32,72 @@ const EXPECTED_FAIL: Record<string, string> = {
 const DUMP_OUTCOME: Record<string, [string, string]> = {
   'rdb/valkey/dump-payloads/corrupt-dump-L107.bin': ['ok', 'ok'], // ok
   'rdb/valkey/dump-payloads/corrupt-dump-L115.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L124.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: bad entry encoding 0xff (at byte 12)
-  'rdb/valkey/dump-payloads/corrupt-dump-L135.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: header says 1094795585 bytes, the blob has 16 (at byte 1)
-  'rdb/valkey/dump-payloads/corrupt-dump-L186.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: header says 95 bytes, the blob has 85 (at byte 19)
-  'rdb/valkey/dump-payloads/corrupt-dump-L19.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: entry runs past the end of the blob (needs 63 bytes) (at byte 26)
-  'rdb/valkey/dump-payloads/corrupt-dump-L197.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry back-length runs past the end of the blob (at byte 102)
-  'rdb/valkey/dump-payloads/corrupt-dump-L209.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry runs past the end of the blob (needs 28 bytes) (at byte 92)
-  'rdb/valkey/dump-payloads/corrupt-dump-L220.bin': ['ok', 'ok'], // ok
+  'rdb/valkey/dump-payloads/corrupt-dump-L124.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist listpack node: invalid entry encoding byte 0xff (at byte 12)
+  'rdb/valkey/dump-payloads/corrupt-dump-L135.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: list ziplist: header declares 1094795585 bytes, the RDB string has 16 (at byte 6)
+  'rdb/valkey/dump-payloads/corrupt-dump-L186.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: header declares 95 bytes, the RDB string has 85 (at byte 21)
+  'rdb/valkey/dump-payloads/corrupt-dump-L19.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: entry of 65 bytes runs past the terminator (at byte 24)
+  'rdb/valkey/dump-payloads/corrupt-dump-L197.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 2 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 59)
+  'rdb/valkey/dump-payloads/corrupt-dump-L209.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 2 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 59)
+  'rdb/valkey/dump-payloads/corrupt-dump-L220.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 21 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 27)
   'rdb/valkey/dump-payloads/corrupt-dump-L230.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L243.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: entry runs past the end of the blob (needs 4959 bytes) (at byte 20)
-  'rdb/valkey/dump-payloads/corrupt-dump-L253.bin': ['ok', 'ok'], // ok
+  'rdb/valkey/dump-payloads/corrupt-dump-L243.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: entry of 4962 bytes runs past the terminator (at byte 17)
+  'rdb/valkey/dump-payloads/corrupt-dump-L253.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash listpack: duplicate field "a\x00" (at byte 15)
   'rdb/valkey/dump-payloads/corrupt-dump-L285.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L294.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L305.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L318.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: missing entry ID seq delta (at byte 84)
-  'rdb/valkey/dump-payloads/corrupt-dump-L331.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L342.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: bad string encoding 0x99 (at byte 22)
-  'rdb/valkey/dump-payloads/corrupt-dump-L35.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: entry runs past the end of the blob (needs 20 bytes) (at byte 21)
-  'rdb/valkey/dump-payloads/corrupt-dump-L355.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: bad string encoding 0x86 (at byte 19)
+  'rdb/valkey/dump-payloads/corrupt-dump-L294.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: zipmap: empty zipmap (at byte 1)
+  'rdb/valkey/dump-payloads/corrupt-dump-L305.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: entry lp-count 72 does not match its 5 elements (at byte 72)
+  'rdb/valkey/dump-payloads/corrupt-dump-L318.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 95 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 66)
+  'rdb/valkey/dump-payloads/corrupt-dump-L331.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: header declares 4611 entries, the blob holds 3 (at byte 10)
+  'rdb/valkey/dump-payloads/corrupt-dump-L342.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: invalid string encoding byte 0x99 (at byte 22)
+  'rdb/valkey/dump-payloads/corrupt-dump-L35.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: entry of 22 bytes runs past the terminator (at byte 19)
+  'rdb/valkey/dump-payloads/corrupt-dump-L355.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: invalid string encoding byte 0x86 (at byte 19)
   'rdb/valkey/dump-payloads/corrupt-dump-L366.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L376.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash blob has a field without a value (at byte 1)
+  'rdb/valkey/dump-payloads/corrupt-dump-L376.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: prevlen says 4, the previous entry has 30 bytes (prevlen mismatch) (at byte 47)
   'rdb/valkey/dump-payloads/corrupt-dump-L387.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_TRUNCATED'], // DUMP payload body ends in the middle of the value (at byte 9)
   'rdb/valkey/dump-payloads/corrupt-dump-L396.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
   'rdb/valkey/dump-payloads/corrupt-dump-L405.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for set size, found byte 0xc0 (at byte 1)
-  'rdb/valkey/dump-payloads/corrupt-dump-L415.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: bad integer encoding 0xee (at byte 32)
-  'rdb/valkey/dump-payloads/corrupt-dump-L425.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
+  'rdb/valkey/dump-payloads/corrupt-dump-L415.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: zset ziplist: invalid integer encoding byte 0xee (at byte 32)
+  'rdb/valkey/dump-payloads/corrupt-dump-L425.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: prevlen says 149, the previous entry has 2 bytes (prevlen mismatch) (at byte 48)
   'rdb/valkey/dump-payloads/corrupt-dump-L435.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_TRUNCATED'], // DUMP payload body ends in the middle of the value (at byte 20)
-  'rdb/valkey/dump-payloads/corrupt-dump-L444.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L45.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: header says 37 bytes, the blob has 27 (at byte 1)
+  'rdb/valkey/dump-payloads/corrupt-dump-L444.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: prevlen says 193, the previous entry has 4 bytes (prevlen mismatch) (at byte 18)
+  'rdb/valkey/dump-payloads/corrupt-dump-L45.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: header declares 37 bytes, the RDB string has 27 (at byte 2)
   'rdb/valkey/dump-payloads/corrupt-dump-L454.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: LZF output is 80 bytes, the header declared 94 (at byte 198)
-  'rdb/valkey/dump-payloads/corrupt-dump-L463.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L484.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: missing master field (at byte 110)
-  'rdb/valkey/dump-payloads/corrupt-dump-L493.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: bad entry encoding 0xfd (at byte 70)
-  'rdb/valkey/dump-payloads/corrupt-dump-L516.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist declares 9223372036854776000 bytes, over the 1073741824-byte limit (m
+  'rdb/valkey/dump-payloads/corrupt-dump-L463.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: entry lp-count 86 does not match its 5 elements (at byte 46)
+  'rdb/valkey/dump-payloads/corrupt-dump-L484.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: missing master field name (at byte 91 of the decompressed blob) (at byte 19)
+  'rdb/valkey/dump-payloads/corrupt-dump-L493.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: invalid entry encoding byte 0xfd (at byte 70)
+  'rdb/valkey/dump-payloads/corrupt-dump-L516.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: list ziplist declares 9223372036854776000 bytes but only 19 remain (at byte 10)
   'rdb/valkey/dump-payloads/corrupt-dump-L526.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_TRUNCATED'], // DUMP payload body ends in the middle of the value (at byte 9)
-  'rdb/valkey/dump-payloads/corrupt-dump-L538.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L548.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: missing entry value (at byte 84)
-  'rdb/valkey/dump-payloads/corrupt-dump-L55.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L560.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist node declares 15480560769133314000 bytes, over the 1073741824-byte
+  'rdb/valkey/dump-payloads/corrupt-dump-L538.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: zset ziplist: tail offset 2 is not the last entry's offset 22 (at byte 5)
+  'rdb/valkey/dump-payloads/corrupt-dump-L548.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 95 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 66)
+  'rdb/valkey/dump-payloads/corrupt-dump-L55.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash ziplist: duplicate field "a\x00" (at byte 19)
+  'rdb/valkey/dump-payloads/corrupt-dump-L560.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node declares 15480560769133314000 bytes but only 207 remain (at byte 11)
   'rdb/valkey/dump-payloads/corrupt-dump-L570.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
   'rdb/valkey/dump-payloads/corrupt-dump-L580.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for hash size, found byte 0xc0 (at byte 1)
-  'rdb/valkey/dump-payloads/corrupt-dump-L590.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L602.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: terminator before the end of the blob (at byte 14)
+  'rdb/valkey/dump-payloads/corrupt-dump-L590.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 35 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 82)
+  'rdb/valkey/dump-payloads/corrupt-dump-L602.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: terminator byte 0xFF before the end of the blob (at byte 14)
   'rdb/valkey/dump-payloads/corrupt-dump-L613.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_TRUNCATED'], // DUMP payload body ends in the middle of the value (at byte 9)
   'rdb/valkey/dump-payloads/corrupt-dump-L623.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_TRUNCATED'], // DUMP payload body ends in the middle of the value (at byte 3)
   'rdb/valkey/dump-payloads/corrupt-dump-L633.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: 2 unexpected bytes after the value in a DUMP payload (at byte 168)
-  'rdb/valkey/dump-payloads/corrupt-dump-L643.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry runs past the end of the blob (needs 4 bytes) (at byte 83)
-  'rdb/valkey/dump-payloads/corrupt-dump-L65.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L654.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L664.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L675.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry ID ms delta is not an integer (at byte 50)
+  'rdb/valkey/dump-payloads/corrupt-dump-L643.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: entry header runs into the terminator (at byte 82)
+  'rdb/valkey/dump-payloads/corrupt-dump-L65.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: prevlen says 14, the previous entry has 4 bytes (prevlen mismatch) (at byte 16)
+  'rdb/valkey/dump-payloads/corrupt-dump-L654.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: backlen says 375 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 25)
+  'rdb/valkey/dump-payloads/corrupt-dump-L664.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: entry lp-count 29 does not match its 5 elements (at byte 46)
+  'rdb/valkey/dump-payloads/corrupt-dump-L675.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: stream node listpack: entry ID ms delta is not an integer (at byte 29 of the decompressed blob) (at byte 19)
   'rdb/valkey/dump-payloads/corrupt-dump-L686.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for quicklist node count, found byte 0xc0 (at byte 1)
   'rdb/valkey/dump-payloads/corrupt-dump-L697.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for zset size, found byte 0xc0 (at byte 1)
   'rdb/valkey/dump-payloads/corrupt-dump-L707.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for hash size, found byte 0xc0 (at byte 1)
-  'rdb/valkey/dump-payloads/corrupt-dump-L717.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry runs past the end of the blob (needs 16842753 bytes) (at byte
+  'rdb/valkey/dump-payloads/corrupt-dump-L717.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash listpack: entry of 16842758 bytes (+4 backlen) runs past the terminator (at byte 7)
   'rdb/valkey/dump-payloads/corrupt-dump-L727.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L746.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: bad entry encoding 0xfe (at byte 15)
-  'rdb/valkey/dump-payloads/corrupt-dump-L75.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L757.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: listpack: entry runs past the end of the blob (needs 4 bytes) (at byte 56)
-  'rdb/valkey/dump-payloads/corrupt-dump-L767.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: entry runs past the end of the blob (needs 1 bytes) (at byte 57)
+  'rdb/valkey/dump-payloads/corrupt-dump-L746.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist listpack node: backlen says 0 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 9)
+  'rdb/valkey/dump-payloads/corrupt-dump-L75.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: prevlen says 2, the previous entry has 4 bytes (prevlen mismatch) (at byte 16)
+  'rdb/valkey/dump-payloads/corrupt-dump-L757.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: hash listpack: entry header runs into the terminator (at byte 55)
+  'rdb/valkey/dump-payloads/corrupt-dump-L767.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: prevlen runs into the terminator (at byte 52)
   'rdb/valkey/dump-payloads/corrupt-dump-L777.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
   'rdb/valkey/dump-payloads/corrupt-dump-L787.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for stream node count, found byte 0xc0 (at byte 1)
   'rdb/valkey/dump-payloads/corrupt-dump-L797.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: expected a length for stream last ID, found byte 0xd0 (at byte 88)
-  'rdb/valkey/dump-payloads/corrupt-dump-L807.bin': ['ERR_RDB_CHECKSUM', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L817.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L85.bin': ['ok', 'ok'], // ok
-  'rdb/valkey/dump-payloads/corrupt-dump-L95.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: ziplist: header says 1094795585 bytes, the blob has 16 (at byte 2)
+  'rdb/valkey/dump-payloads/corrupt-dump-L807.bin': ['ERR_RDB_CHECKSUM', 'ERR_RDB_CORRUPT'], // corrupt RDB: set listpack: backlen says 553 bytes, the entry has 1 (prevlen/backlen mismatch) (at byte 33)
+  'rdb/valkey/dump-payloads/corrupt-dump-L817.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: set listpack: duplicate set member "_3" (at byte 29)
+  'rdb/valkey/dump-payloads/corrupt-dump-L85.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: header declares 3 entries, the blob holds 2 (at byte 10)
+  'rdb/valkey/dump-payloads/corrupt-dump-L95.bin': ['ERR_RDB_CORRUPT', 'ERR_RDB_CORRUPT'], // corrupt RDB: quicklist ziplist node: header declares 1094795585 bytes, the RDB string has 16 (at byte 7)
   'rdb/valkey/dump-payloads/stream-cgroups-L1195.bin': ['ok', 'ok'], // ok
   'rdb/valkey/dump-payloads/stream-cgroups-L1215.bin': ['ok', 'ok'], // ok
 };

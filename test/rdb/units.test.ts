@@ -243,12 +243,12 @@ describe('ziplist', () => {
   it('rejects a bad header, a bad encoding and an odd pair count', () => {
     const zl = ziplist([B([0xc5], [0])]);
     expect(errOf(() => decode(rdb('REDIS0006', [B([10], str('l'), str(zl))]))).message).toMatch(
-      /integer encoding 0xc5/,
+      /invalid integer encoding byte 0xc5/,
     );
     const bad = Buffer.from(ziplist([B([1], 'a')]));
     bad.writeUInt32LE(99, 0);
     const e = errOf(() => decode(rdb('REDIS0006', [B([0xfe, 3], [10], str('l\x01'), str(bad))])));
-    expect(e.message).toMatch(/header says 99/);
+    expect(e.message).toMatch(/header declares 99 bytes/);
     // The error names the key being decoded (printable), its DB and where its type byte is.
     expect(e.message).toMatch(/in key "l\\x01" of db 3 \(type 10, starting at byte 11\)/);
     expect(errOf(() => decode(rdb('REDIS0006', [B([13], str('h'), str(ziplist([B([1], 'f')])))]))).code).toBe(
@@ -330,7 +330,7 @@ describe('listpack', () => {
     });
     expect(
       errOf(() => decode(rdb('REDIS0010', [B([20], str('s'), str(listpack([B([0xf5])])))]))).message,
-    ).toMatch(/bad entry encoding 0xf5/);
+    ).toMatch(/invalid entry encoding byte 0xf5/);
   });
 });
 
