@@ -273,6 +273,12 @@ export const CODES = {
     meaning: 'an RDB type or opcode this build cannot decode',
     hint: '--skip-unsupported skips it where it can be skipped',
   },
+  ERR_RDB_TOO_BIG: {
+    class: 'stop',
+    meaning:
+      'one compact value (ziplist, listpack, intset, zipmap, quicklist or stream node) larger than 64 MiB: refused before it is read',
+    hint: 'lower the *-max-listpack-* settings on the source and re-encode the key (e.g. DEBUG RELOAD), or delete/convert it there, then rerun',
+  },
   ERR_FILTER_UNMAPPABLE: {
     class: 'stop',
     meaning: 'a stream command names DBs that `--dbs`/`--db-map` cannot express',

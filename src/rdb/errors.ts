@@ -23,7 +23,7 @@ const HINTS: Record<RdbErrorCode, string> = {
   ERR_RDB_TOO_BIG:
     'Redis writes compact blobs (listpack/ziplist/intset) of a few KiB with its default *-max-listpack-* settings; one this big cannot be checked or rewritten within our memory bound: lower those settings on the source and re-encode the key (e.g. DEBUG RELOAD), or delete/convert it there, then rerun',
   ERR_RDB_VERSION:
-    'this RDB comes from a newer or unknown server version (or is not an RDB at all); upgrade replicant or use SCAN mode',
+    'this RDB comes from a newer or unknown server version (or is not an RDB at all); upgrade replicant, or check that the file is an RDB',
 };
 
 export class RdbError extends ReplicantError {
