@@ -127,6 +127,15 @@ export interface CommandRecord {
   argv: Buffer[];
   offset: number;
   multi?: Buffer[][];
+  /**
+   * A MULTI group too big to hold whole is forwarded in parts, all in the same db (see
+   * src/replication/stream.ts): `groupMore` — more parts of this transaction follow, so no EXEC after
+   * this one; `groupCont` — this part continues the transaction the previous record left open, so no
+   * MULTI before it. No Position is emitted between the parts. A sink that ignores the two flags
+   * applies each part as a transaction of its own (atomicity lost between parts, nothing else).
+   */
+  groupMore?: boolean;
+  groupCont?: boolean;
 }
 
 /** "Everything before me has been emitted." A sink acks it once the target acknowledged all writes before it. */

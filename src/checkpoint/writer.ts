@@ -160,6 +160,8 @@ export class CheckpointWriter implements Writer {
   /** Fatal: every later send fails with it. */
   failure: Error | null = null;
   readonly run: string;
+  /** Stream writes between two Positions are one transaction here (see Writer.transactional). */
+  readonly transactional = true;
 
   private conn: TargetLink;
   private gen = 0;
@@ -203,7 +205,9 @@ export class CheckpointWriter implements Writer {
     return (
       this.failure !== null ||
       this.reconnecting !== null ||
-      this.retained > (this.o.maxRetainedBytes ?? 64 * 1024 * 1024) ||
+      // Only while answers can lower it: an open batch alone over the bound (one big source
+      // command in chunks) has nothing to wait for, and reporting it made drain() loops spin.
+      (this.retained > (this.o.maxRetainedBytes ?? 64 * 1024 * 1024) && this.inflight.length > 0) ||
       this.conn.needsDrain
     );
   }

@@ -81,6 +81,8 @@ export class RedisConnection extends EventEmitter {
   /** Time of the last reply (or of the send that made the queue non-empty), for the reply timeout. */
   private lastProgress = 0;
   private watchdog: NodeJS.Timeout | null = null;
+  /** Bytes received so far (none before a close: the port may speak TLS, see connect()). */
+  private bytesIn = 0;
 
   private constructor(socket: net.Socket, opts: ConnectOptions, role: Role) {
     super();
@@ -127,6 +129,17 @@ export class RedisConnection extends EventEmitter {
       });
     });
     const conn = new RedisConnection(socket, opts, role);
+    // What a TLS port does with our plain-text commands: TLS record bytes back, or a reset/close
+    // before a single byte. Said at once, instead of "connection lost" or a RESP error.
+    const tlsHint = (first: Buffer | null): ReplicantError =>
+      new ReplicantError(
+        'ERR_CONNECT',
+        `${role} ${endpoint} ${first === null ? 'closed the connection before answering our first command' : 'answered with TLS bytes'}: this port may expect TLS (rediss://)`,
+        {
+          hint: `this port seems to speak TLS (a tls-port), which replicant does not support yet: use the ${role}'s plain-text port, or a TLS-terminating proxy in front of it`,
+        },
+      );
+    conn.onFirstData = (chunk) => (looksLikeTls(chunk) ? tlsHint(chunk) : null);
     const timer = setTimeout(
       () => conn.destroy(connectError(endpoint, role, new Error(`no reply within ${timeoutMs} ms`))),
       timeoutMs,
@@ -151,6 +164,8 @@ export class RedisConnection extends EventEmitter {
       return conn;
     } catch (err) {
       conn.destroy();
+      if (conn.bytesIn === 0 && err instanceof ReplicantError && /CONNECTION_LOST$/.test(err.code))
+        throw tlsHint(null);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -271,15 +286,39 @@ export class RedisConnection extends EventEmitter {
     this.socket.write(out, () => this.writer.release(out)); // written out (or failed): the slab is free
   }
 
+  /** Set by connect(): judges the first bytes (a TLS port); an error ends the connection with it. */
+  private onFirstData: ((chunk: Buffer) => ReplicantError | null) | null = null;
+
   private onData(chunk: Buffer): void {
     if (this.watchdog) this.lastProgress = Date.now(); // per chunk, not per reply
+    if (this.bytesIn === 0 && this.onFirstData !== null) {
+      const e = this.onFirstData(chunk);
+      this.onFirstData = null;
+      if (e !== null) {
+        this.bytesIn += chunk.length;
+        this.destroy(e);
+        return;
+      }
+    }
+    this.bytesIn += chunk.length;
     this.decoder.feed(chunk);
     for (;;) {
       let v: RespValue | typeof NEED_MORE;
       try {
         v = this.decoder.next();
       } catch (err) {
-        this.destroy(err as ReplicantError);
+        // The decoder knows the bytes, not the side: say which server sent them.
+        const e = err as ReplicantError;
+        this.destroy(
+          new ReplicantError(
+            'ERR_PROTOCOL',
+            `${this.role} ${this.endpoint} sent a reply that is not RESP: ${e.message}`,
+            {
+              hint: e.hint ?? `check that ${this.endpoint} is a Redis or Valkey server`,
+              cause: e,
+            },
+          ),
+        );
         return;
       }
       if (v === NEED_MORE) break;
@@ -386,6 +425,11 @@ export class RedisConnection extends EventEmitter {
     this.head = 0;
     this.mask = n * 2 - 1;
   }
+}
+
+/** A TLS record header (alert 0x15 or handshake 0x16, version 3.x): a TLS server answering plain text. */
+function looksLikeTls(chunk: Buffer): boolean {
+  return chunk.length >= 2 && (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03;
 }
 
 function settle(waiters: { resolve: () => void }[]): void {

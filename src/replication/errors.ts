@@ -75,8 +75,30 @@ export function lostError(addr: string, during: string, cause?: unknown): Source
 export function protocolError(addr: string, what: string): SourceError {
   return new SourceError(
     'ERR_SOURCE_PROTOCOL',
-    `source ${addr} sent something a Redis master does not: ${what}`,
+    `the source sent something a Redis master does not (source ${addr}): ${what}`,
     'make sure the address is a Redis/Valkey server (not a proxy that does not support replication)',
+  );
+}
+
+/**
+ * The replication stream broke the protocol or the server's own limits. `offset` is the replication
+ * offset of the offending byte (the space of PSYNC and the source's master_repl_offset).
+ */
+export function streamProtocolError(addr: string, what: string, offset: number): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_PROTOCOL',
+    `the source sent ${what}, at byte offset ${offset} of the replication stream (source ${addr})`,
+    'a Redis master never sends this (its own limits are proto-max-bulk-len and client-query-buffer-limit): check that the address is a Redis/Valkey master and not a proxy, or a corrupted link; rerunning resumes from the last acknowledged offset',
+  );
+}
+
+/** No byte from the source for `ms`: the link is dead even though TCP did not say so. */
+export function silentError(addr: string, ms: number, during: string): SourceError {
+  const s = Math.round(ms / 1000);
+  return new SourceError(
+    'ERR_SOURCE_LOST',
+    `no data from the source for ${s} s (repl-timeout) during ${during} (source ${addr}): a live master sends at least a PING every repl-ping-replica-period (10 s)`,
+    'the source is stalled or the network drops packets silently (firewall, NAT timeout, a paused VM): check the source and the path to it; rerun to resume',
   );
 }
 

@@ -13,7 +13,17 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeCommand } from '../resp/index.js';
 import { EofMarkScanner, RDB_EOF_MARK_SIZE } from './eof-mark.js';
-import { abortedError, busyError, connectError, lostError, nopermError, protocolError } from './errors.js';
+import { ReplicantError } from '../errors.js';
+import {
+  SourceError,
+  abortedError,
+  busyError,
+  connectError,
+  lostError,
+  nopermError,
+  protocolError,
+  silentError,
+} from './errors.js';
 import {
   LineReader,
   type LinkLogger,
@@ -37,7 +47,12 @@ export interface ReplicaLinkOptions {
   resume?: ResumePoint | undefined;
   spool?: SpoolOptions;
   connectTimeoutMs?: number;
-  /** No byte for this long (keepalives and PINGs included) = link lost. Default 60 s (repl-timeout). */
+  /**
+   * No byte for this long (keepalives and PINGs included) = link lost. Default 60 s, Redis's own
+   * `repl-timeout` default: a live master PINGs its replicas every `repl-ping-replica-period` (10 s)
+   * and sends `\n` keepalives while it prepares and transfers the RDB. `REPLICANT_REPL_TIMEOUT_MS`
+   * overrides the default (tests use it to see a silent source fail in seconds).
+   */
   readTimeoutMs?: number;
   /** Period of `REPLCONF ACK`. Default 1000 ms (the source drops replicas silent for repl-timeout). */
   ackIntervalMs?: number;
@@ -82,6 +97,8 @@ export class ReplicaLink {
   private getAckWanted = -1;
   private closing = false;
   private lastReadAt = 0;
+  /** Bytes received on the current connection (0 = nothing yet: a reset then hints at TLS). */
+  private connBytes = 0;
 
   constructor(opts: ReplicaLinkOptions) {
     this.o = opts;
@@ -109,7 +126,11 @@ export class ReplicaLink {
         return sync;
       } catch (err) {
         this.dropSocket();
-        if (!(err instanceof TransientReply)) throw err;
+        if (!(err instanceof TransientReply)) {
+          // Only our typed errors leave here: anything else the handshake met is the source's doing.
+          if (err instanceof ReplicantError) throw err;
+          throw protocolError(this.addr, `${(err as Error).message} during the handshake`);
+        }
         if (attempt >= attempts || this.closing) throw busyError(this.addr, err.reply, attempt);
         this.log.warn({ reply: err.reply, attempt, delayMs: delay }, 'source not ready; retrying');
         await sleep(delay);
@@ -195,8 +216,15 @@ export class ReplicaLink {
     }).then((sock) => {
       sock.setNoDelay(true);
       sock.setKeepAlive(true, 10_000);
+      this.connBytes = 0;
       sock.on('data', (chunk: Buffer) => {
         this.lastReadAt = Date.now();
+        if (this.connBytes === 0 && looksLikeTls(chunk)) {
+          this.connBytes += chunk.length;
+          this.fail(tlsError(this.addr));
+          return;
+        }
+        this.connBytes += chunk.length;
         this.onData(chunk);
       });
       this.startWatchdog(sock);
@@ -376,9 +404,20 @@ export class ReplicaLink {
   /** The socket ended, errored or timed out. Before `close()` that is always a lost link. */
   private lost(sock: net.Socket, cause: Error | undefined): void {
     if (sock !== this.sock || this.closing || this.mode === 'off') return;
-    const during =
-      this.mode === 'lines' ? 'the handshake' : this.mode === 'stream' ? 'the stream' : 'the RDB transfer';
-    this.fail(lostError(this.addr, during, cause));
+    // Closed before a single byte came back: what a TLS port does with our plain-text PING.
+    if (this.mode === 'lines' && this.connBytes === 0) {
+      this.fail(tlsError(this.addr, cause));
+      return;
+    }
+    this.fail(lostError(this.addr, this.during(), cause));
+  }
+
+  private during(): string {
+    return this.mode === 'lines'
+      ? 'the handshake'
+      : this.mode === 'stream'
+        ? 'the stream'
+        : 'the RDB transfer';
   }
 
   /**
@@ -386,14 +425,14 @@ export class ReplicaLink {
    * ACKs every second would keep a dead source looking alive forever.
    */
   private startWatchdog(sock: net.Socket): void {
-    const limit = this.o.readTimeoutMs ?? 60_000;
+    const limit = this.o.readTimeoutMs ?? envTimeoutMs() ?? 60_000;
     this.lastReadAt = Date.now();
     const t = setInterval(
       () => {
         if (sock !== this.sock || sock.destroyed) clearInterval(t);
         else if (Date.now() - this.lastReadAt > limit) {
           clearInterval(t);
-          this.lost(sock, new Error(`no data from the source for ${limit} ms`));
+          if (!this.closing && this.mode !== 'off') this.fail(silentError(this.addr, limit, this.during()));
         }
       },
       Math.min(1000, Math.max(10, limit / 4)),
@@ -407,4 +446,24 @@ export class ReplicaLink {
     this.mode = 'off';
     s?.destroy();
   }
+}
+
+/** `REPLICANT_REPL_TIMEOUT_MS`: the read timeout's default, for tests and unusual sources. */
+function envTimeoutMs(): number | undefined {
+  const v = Number(process.env.REPLICANT_REPL_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** A TLS record header (alert 0x15 or handshake 0x16, version 3.x): a TLS server answering plain text. */
+export function looksLikeTls(chunk: Buffer): boolean {
+  return chunk.length >= 2 && (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03;
+}
+
+function tlsError(addr: string, cause?: unknown): SourceError {
+  return new SourceError(
+    'ERR_SOURCE_CONNECT',
+    `source ${addr} closed the connection before answering our first command${cause instanceof Error ? ` (${cause.message})` : ''}, or answered with TLS bytes: this port may expect TLS (rediss://)`,
+    "this port seems to speak TLS (a tls-port), which replicant does not support yet: use the server's plain-text port, or a TLS-terminating proxy in front of it",
+    cause,
+  );
 }

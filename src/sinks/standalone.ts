@@ -130,6 +130,11 @@ export class StandaloneSink implements Sink {
   private rbody = 0;
   private readonly crc = new Crc64();
   private readonly log: StandaloneSinkOptions['log'] | null;
+  /** A source transaction forwarded in parts is open on the target (MULTI sent, EXEC not yet). */
+  private groupOpen = false;
+  private groupInner: [string, Buffer | null][] | null = null;
+  /** Keep a transaction open across parts (false under a writer that makes its own, see command()). */
+  private readonly keepGroupsOpen: boolean;
 
   constructor(
     writer: Writer,
@@ -145,6 +150,7 @@ export class StandaloneSink implements Sink {
     this.setStrings = this.restoreAuto && caps.versionNum >= 20612 && caps.hasCommand('set');
     this.pxat = caps.versionNum >= 60200;
     this.direct = typeof writer.sendRaw === 'function';
+    this.keepGroupsOpen = writer.transactional !== true;
     this.mset =
       this.setStrings && this.overwrite && caps.hasCommand('mset') && typeof writer.sendRaw === 'function';
     const maxArg = Math.max(4096, caps.protoMaxBulkLen - HEADROOM);
@@ -198,12 +204,14 @@ export class StandaloneSink implements Sink {
 
   flush(): Promise<void> {
     this.flushBatch();
+    this.endGroup(false);
     return this.pipe.flush();
   }
 
   /** Waits for every write to be answered. The connection belongs to the caller, who closes it. */
   close(): Promise<void> {
     this.flushBatch();
+    this.endGroup(false);
     return this.pipe.flush();
   }
 
@@ -213,6 +221,9 @@ export class StandaloneSink implements Sink {
 
   position(pos: Position): void {
     this.flushBatch();
+    // Positions never fall inside a source transaction: one that is still open lost its last part
+    // to a filter, and everything of it has come.
+    this.endGroup(true);
     this.pipe.position(pos);
   }
 
@@ -506,9 +517,15 @@ export class StandaloneSink implements Sink {
     // Sent commands are encoded at once; held ones (behind a gate) wait, so they get copies.
     if (this.pipe.gated) rec = copyRecord(rec);
     if (rec.multi !== undefined) {
-      this.select(rec.db);
-      this.send(K.WRITE, ['MULTI'], 'MULTI', null, -1);
-      const inner: [string, Buffer | null][] = [];
+      // A source transaction forwarded in parts (src/replication/stream.ts): one MULTI, one EXEC.
+      const cont = this.groupOpen && rec.groupCont === true;
+      if (!cont) {
+        this.endGroup(true); // its last part was filtered out: what came before is the whole group
+        this.select(rec.db);
+        this.send(K.WRITE, ['MULTI'], 'MULTI', null, -1);
+        this.groupInner = [];
+      }
+      const inner = this.groupInner!;
       const queue = (argv: CommandArg[]) => {
         const name = String(argv[0] ?? '').toUpperCase(); // command names are ASCII; never a key or value
         const key = argv.length > 1 ? (argv[1] as Buffer) : null;
@@ -529,11 +546,17 @@ export class StandaloneSink implements Sink {
           queue(['SELECT', String(back)]);
         }
       }
-      const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
-      e.inner = inner;
-      this.out(e);
+      // Only where this sink sends the MULTI itself: a CheckpointWriter already keeps everything
+      // between two Positions in one transaction, and holds its own for a resend.
+      if (rec.groupMore === true && this.keepGroupsOpen) {
+        this.groupOpen = true;
+        return;
+      }
+      this.groupOpen = true;
+      this.endGroup(true);
       return;
     }
+    this.endGroup(true);
     const argv = rec.argv;
     if (isCommand(argv[0], 'select')) {
       this.select(Number(String(argv[1])));
@@ -557,6 +580,26 @@ export class StandaloneSink implements Sink {
    */
   setDatabases(n: number | null): void {
     if (n !== null && Number.isInteger(n) && n > 0) this.dbCount = n;
+  }
+
+  /**
+   * Close the transaction a multi record opened: EXEC (`commit`), or DISCARD when the rest of the
+   * source transaction will never come on this stream (a stop or a lost source link before its
+   * EXEC: the source sends the whole group again after the resume point, which is before its MULTI).
+   */
+  private endGroup(commit: boolean): void {
+    if (!this.groupOpen) return;
+    this.groupOpen = false;
+    if (commit) {
+      const e = this.pipe.entry(K.EXEC, ['EXEC'], 'EXEC', null, this.db, -1);
+      e.inner = this.groupInner;
+      this.groupInner = null;
+      this.out(e);
+      return;
+    }
+    this.groupInner = null;
+    this.send(K.WRITE, ['DISCARD'], 'DISCARD', null, -1);
+    this.db = -1; // SELECTs queued in it never ran: select again before the next write
   }
 
   /** Did the snapshot skip this key (`hashFieldTtl: 'skip-key'`)? Its stream writes are dropped here. */

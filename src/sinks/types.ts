@@ -25,6 +25,11 @@ export interface Writer {
   readonly needsDrain: boolean;
   /** Resolves when the window has room again. */
   drain(): Promise<void>;
+  /**
+   * True when the writer itself applies every stream write between two Positions in one transaction
+   * (CheckpointWriter): the sink then need not keep a source transaction open across records.
+   */
+  readonly transactional?: boolean;
 }
 
 /** The part of the probed `ServerInfo` (src/net `probeServer`) that decides RESTORE-or-rewrite and command forms. */

@@ -104,9 +104,17 @@ describe('CommandStream', () => {
       cmd('EXEC'),
     ];
     const { recs, s } = run([Buffer.concat(big)], 0, 0, 100);
-    expect(recs.map((r) => (r.multi ?? [r.argv]).map((a) => a[1]!.toString()))).toEqual([['a', 'b'], ['c']]);
+    // The last command is kept back, so the part that ends the transaction is never empty.
+    expect(recs.map((r) => (r.multi ?? [r.argv]).map((a) => a[1]!.toString()))).toEqual([['a'], ['b', 'c']]);
     expect(recs[0]!.offset).toBe(0); // before MULTI: a checkpoint never skips the rest of the group
     expect(recs[1]!.offset).toBe(Buffer.concat(big).length);
+    // Flagged as one transaction in parts: the first leaves it open, the last closes it.
+    expect([recs[0]!.groupMore, recs[0]!.groupCont, recs[1]!.groupMore, recs[1]!.groupCont]).toEqual([
+      true,
+      undefined,
+      undefined,
+      true,
+    ]);
     expect(s.groupsSplit).toBe(1);
   });
 
