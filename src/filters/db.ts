@@ -338,7 +338,11 @@ export class DbFilter {
     }
     if (inner.length === 0) return null;
     if (!changed && db === rec.db) return rec;
-    return { db, argv: inner[0]!, offset: rec.offset, multi: inner };
+    const out: CommandRecord = { db, argv: inner[0]!, offset: rec.offset, multi: inner };
+    // A part of a transaction forwarded in parts stays one: the sink keeps its MULTI open across them.
+    if (rec.groupMore) out.groupMore = true;
+    if (rec.groupCont) out.groupCont = true;
+    return out;
   }
 
   private firstSelected(): number {

@@ -154,6 +154,25 @@ describe('DbFilter', () => {
     expect(f.command(keep)).toBe(keep);
   });
 
+  it('a MULTI forwarded in parts keeps its part flags through a remap (one transaction on the target)', () => {
+    const part = (more: boolean, cont: boolean): CommandRecord => ({
+      db: 3,
+      argv: [b('INCR'), b('a')],
+      offset: 7,
+      multi: [
+        [b('INCR'), b('a')],
+        [b('RPUSH'), b('l'), b('x')],
+      ],
+      ...(more ? { groupMore: true } : {}),
+      ...(cont ? { groupCont: true } : {}),
+    });
+    const first = f.command(part(true, false))!;
+    expect(first.db).toBe(1);
+    expect([first.groupMore, first.groupCont]).toEqual([true, undefined]);
+    const last = f.command(part(false, true))!;
+    expect([last.groupMore, last.groupCont]).toEqual([undefined, true]);
+  });
+
   it('targets() lists the target DB of each selected source DB', () => {
     expect(f.targets([0, 1, 3, 4, 9])).toEqual([
       [0, 0],
