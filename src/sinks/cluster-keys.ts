@@ -68,7 +68,9 @@ const FROM1 = new Set(['sinterstore', 'sunionstore', 'sdiffstore', 'pfmerge']);
 export function keySpec(argv: CommandArg[]): KeySpec {
   const n = name(argv[0]);
   if (KEYLESS.has(n)) return { kind: KS.NONE, keys: [] };
-  if (n === 'publish' || n === 'spublish') return { kind: KS.ANY, keys: [] };
+  if (n === 'publish') return { kind: KS.ANY, keys: [] };
+  // A sharded channel lives in its slot: the node that owns it answers MOVED to any other.
+  if (n === 'spublish') return argv.length > 1 ? { kind: KS.ONE, keys: [1] } : { kind: KS.NONE, keys: [] };
   if (argv.length < 2) return { kind: KS.NONE, keys: [] };
   if (EACH.has(n))
     return argv.length === 2 ? { kind: KS.ONE, keys: [1] } : { kind: KS.EACH, keys: range(1, argv.length) };
