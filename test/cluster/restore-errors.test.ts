@@ -54,7 +54,9 @@ async function clusterKeys(): Promise<string[]> {
 
 async function stopsAtOnce(args: string[]): Promise<void> {
   const t0 = Date.now();
-  const r = await runCli(['restore', ...args, '--target', cluster.url, '--no-progress'], { timeoutMs: 60_000 });
+  const r = await runCli(['restore', ...args, '--target', cluster.url, '--no-progress'], {
+    timeoutMs: 60_000,
+  });
   const seconds = (Date.now() - t0) / 1000;
   expect(r.signal, `killed after ${seconds} s: the process did not exit\n${r.stderr}`).toBeNull();
   expect(r.code, r.stderr).toBe(2);
@@ -68,11 +70,15 @@ describe.skipIf(!cliBuilt())('restore into a cluster: a stop is a stop', () => {
     expect((await clusterKeys()).filter((k) => k.startsWith('db1:'))).toEqual([]);
   }, 90_000);
 
-  it.skipIf(!existsSync(ALL))('rdb-cli/all.rdb (shared corpus): exits, and no DB 1 key lands in DB 0', async () => {
-    await stopsAtOnce(['--rdb', ALL]);
-    // Only DB 1 selected: nothing at all may reach the cluster.
-    for (const m of cluster.masters) await m.client.flushall();
-    await stopsAtOnce(['--rdb', ALL, '--dbs', '1']);
-    expect(await clusterKeys()).toEqual([]);
-  }, 150_000);
+  it.skipIf(!existsSync(ALL))(
+    'rdb-cli/all.rdb (shared corpus): exits, and no DB 1 key lands in DB 0',
+    async () => {
+      await stopsAtOnce(['--rdb', ALL]);
+      // Only DB 1 selected: nothing at all may reach the cluster.
+      for (const m of cluster.masters) await m.client.flushall();
+      await stopsAtOnce(['--rdb', ALL, '--dbs', '1']);
+      expect(await clusterKeys()).toEqual([]);
+    },
+    150_000,
+  );
 });
